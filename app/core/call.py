@@ -1,0 +1,921 @@
+"""A call as the Graph service sees it: media queue, recordResponse timers, keys, hang-up.
+
+Everything here counts samples at 16 kHz from call start. Inputs (audio, keys, bot actions,
+hang-up) are stamped with the number of samples fed so far (``fed_samples``); the analysis runs
+``LOOKAHEAD_SAMPLES`` behind the feed so that, when a frame is judged, every DTMF tone touching
+it is already known (in-band detection is decided up to ~40 ms after a tone starts or stops,
+dsp-anchors.md §5). Decisions are therefore exact in samples, whatever the block sizes, and the
+same input gives the same events live, headless and under test.
+
+Usage: ``call.feed(samples, rate_hz)``, ``call.press_key(...)``, ``call.action(name, body)``,
+``call.hang_up()``, ``call.flush()`` at end of input; ``call.drain()`` returns new events.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from app.core import events as ev
+from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES, seconds_to_samples
+from app.core.dsp.dtmf import DtmfDetector, DtmfTone, dtmf_tone
+from app.core.dsp.resample import StreamResampler, resample_all, to_mono_float32, to_pcm16
+from app.core.media import (
+    LoadedPrompt,
+    PromptLoader,
+    PromptLoadError,
+    default_beep,
+    prompt_format_problem,
+)
+from app.core.operations import (
+    ENDING_PRIORITY,
+    Operation,
+    PlayPromptOperation,
+    RecordOperation,
+)
+from app.core.vad.base import DEFAULT_CLASSIFIER, FrameClassifier, make_classifier
+from app.core.vad.endpointer import Endpointer, SpeechEdge
+from app.graph import payloads
+from app.graph.errors import GraphError, error_body, graph_date, new_request_id
+from app.graph.requests import (
+    CancelMediaProcessingRequest,
+    PlayPromptRequest,
+    RecordResponseRequest,
+    SubscribeToToneRequest,
+    parse_action,
+    parse_json_body,
+)
+from app.graph.results import Ending, result_for
+
+FloatArray = npt.NDArray[np.float32]
+
+# Look-ahead of the analysis behind the feed: covers the DTMF detector's decision delay
+# (≤ 40 ms after a tone starts or ends, dsp-anchors.md §1.4/§5) plus one 20 ms frame, with margin.
+LOOKAHEAD_SAMPLES = 5 * FRAME_SAMPLES
+
+# DTMF block at 8 kHz is 102 samples = 12.75 ms; frames within one block of a tone are masked
+# from the VAD (dsp-anchors.md §3.4: WebRTC VAD flags DTMF as speech).
+DTMF_MASK_MARGIN_SAMPLES = 204
+
+ACTIONS = ("recordResponse", "playPrompt", "cancelMediaProcessing", "subscribeToTone")
+
+
+@dataclass(frozen=True, slots=True)
+class CallConfig:
+    """How the simulated service behaves; defaults are the faithful choices (README "Fidelity")."""
+
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    vad: str = DEFAULT_CLASSIFIER
+    vad_options: Mapping[str, object] = field(default_factory=dict)
+    # Beep before recording; None = the synthesised default (resources/beep.wav is the same).
+    beep: FloatArray | None = None
+    # Resample/downmix prompts that break the WAV mono 16-bit 16 kHz rule instead of failing
+    # with 8535 (graph-spec.md §4 [I]); off by default, as the service is strict.
+    lenient_prompts: bool = False
+    # Caller hangs up mid-recording: the field reports no operation notification at all
+    # (graph-spec.md §5.3 item 6 [V S26]); True delivers what was recorded instead.
+    hangup_delivers_recording: bool = False
+    # No media for this long during an operation fails it with 8513 (graph-spec.md §4 [I]).
+    media_timeout_s: float = 2.0
+    # Frames right after the beep are not judged as speech: the beep's echo tail
+    # (dsp-anchors.md §3.4: "+ 150 ms echo tail").
+    echo_tail_s: float = 0.15
+    # One key press heard both in band and out of band within this window counts once
+    # (dsp-anchors.md §2.2: "within one digit period (≈ 150 ms)").
+    key_merge_window_s: float = 0.15
+    in_band_detection: bool = True
+    # Include the legacy "resource": "/app/calls/..." next to resourceUrl (graph-spec §5.1 [V S27]).
+    legacy_resource: bool = True
+
+
+@dataclass(slots=True)
+class _KeyPress:
+    key: str
+    start: int
+    sources: set[ev.KeySource]
+    decided_at: int
+    end: int | None = None
+    emitted: bool = False
+    in_band_audio: bool = False
+
+
+class _AudioBuffer:
+    """Growing buffer of engine samples addressed by absolute sample index."""
+
+    def __init__(self) -> None:
+        self._data = np.zeros(1 << 16, dtype=np.float32)
+        self._base = 0  # absolute index of _data[0]
+        self._len = 0
+
+    @property
+    def end(self) -> int:
+        return self._base + self._len
+
+    def append(self, x: FloatArray) -> None:
+        need = self._len + len(x)
+        if need > len(self._data):
+            grown = np.zeros(max(need, 2 * len(self._data)), dtype=np.float32)
+            grown[: self._len] = self._data[: self._len]
+            self._data = grown
+        self._data[self._len : need] = x
+        self._len = need
+
+    def view(self, start: int, end: int) -> FloatArray:
+        return self._data[start - self._base : end - self._base]
+
+    def drop_before(self, index: int) -> None:
+        drop = min(index - self._base, self._len)
+        if drop <= 0:
+            return
+        if drop > (1 << 15):  # compact only in big steps: the copy is O(len)
+            self._data[: self._len - drop] = self._data[drop : self._len]
+            self._base += drop
+            self._len -= drop
+
+
+class Call:
+    """One call on the simulated Graph service, fed with caller audio block by block."""
+
+    def __init__(
+        self,
+        config: CallConfig | None = None,
+        *,
+        call_id: str | None = None,
+        prompt_loader: PromptLoader | None = None,
+        recording_location: Callable[[str], str] | None = None,
+        id_factory: Callable[[], str] | None = None,
+        token_factory: Callable[[], str] | None = None,
+        classifier: FrameClassifier | None = None,
+    ) -> None:
+        self.config = config or CallConfig()
+        self._new_id = id_factory or (lambda: str(uuid.uuid4()))
+        self._new_token = token_factory or (lambda: secrets.token_urlsafe(32))
+        self.call_id = call_id or self._new_id()
+        self._load_prompt = prompt_loader or _no_prompt_loader
+        self._recording_location = recording_location or (lambda op_id: f"recordings/{op_id}.wav")
+        self._beep = default_beep() if self.config.beep is None else self.config.beep
+        self._classifier = classifier or make_classifier(
+            self.config.vad, **dict(self.config.vad_options)
+        )
+        self._classify_many = getattr(self._classifier, "classify_many", None)
+        self._endpointer = Endpointer()
+        self._dtmf = DtmfDetector(ENGINE_RATE_HZ) if self.config.in_band_detection else None
+        self._resampler: StreamResampler | None = None
+        self._audio = _AudioBuffer()
+        self._fed = 0
+        self._judged = 0
+        self._events: list[ev.Event] = []
+        self._inputs: list[tuple[int, int, str, Any]] = []  # (at, seq, kind, payload)
+        self._input_seq = 0
+        self._queue: list[Operation] = []  # head is the running operation
+        self._operations: dict[str, Operation] = {}
+        self._op_snapshots: dict[str, dict[str, Any]] = {}
+        self._keys: list[_KeyPress] = []
+        self._pending_tones: list[_KeyPress] = []  # in-band tones with unknown end yet
+        self._tone_spans: list[tuple[int, int | None]] = []
+        self._inject: list[tuple[int, FloatArray]] = []  # tones to mix into upcoming audio
+        self._no_media: list[tuple[int, int]] = []
+        self._subscribed = False
+        self._tone_sequence = 0
+        self._etag = 0
+        self.ended = False
+        self._ended_at: int | None = None
+        self._merge_samples = seconds_to_samples(self.config.key_merge_window_s)
+        self._media_timeout_samples = seconds_to_samples(self.config.media_timeout_s)
+        self._echo_tail_samples = seconds_to_samples(self.config.echo_tail_s)
+        self._prompt_cache: dict[str, LoadedPrompt | PromptLoadError] = {}
+
+    # ------------------------------------------------------------------ inputs
+
+    @property
+    def fed_samples(self) -> int:
+        """Samples fed so far: the stamp of any input given now."""
+        return self._fed
+
+    @property
+    def judged_samples(self) -> int:
+        """Samples analysed so far (lags the feed by the look-ahead)."""
+        return self._judged
+
+    @property
+    def idle(self) -> bool:
+        """True when no operation runs or waits and no input is pending."""
+        return not self._queue and not self._inputs
+
+    def feed(self, samples: npt.ArrayLike, rate_hz: int = ENGINE_RATE_HZ) -> None:
+        """Feed the caller's next audio block (any rate, channels, dtype, block size)."""
+        if self.ended:
+            return
+        if self._resampler is None or self._resampler.in_rate_hz != rate_hz:
+            if self._resampler is not None:
+                self._append(self._resampler.flush())
+            self._resampler = StreamResampler(rate_hz)
+        self._append(self._resampler.process(samples))
+        self._advance(flush=False)
+
+    def feed_no_media(self, n_samples: int) -> None:
+        """Let ``n_samples`` of time pass with no media from the caller (network loss)."""
+        if self.ended or n_samples <= 0:
+            return
+        self._no_media.append((self._fed, self._fed + n_samples))
+        self._append(np.zeros(n_samples, dtype=np.float32), mix=False)
+        self._advance(flush=False)
+
+    def press_key(
+        self, key: str, *, out_of_band: bool = True, in_band: bool = False, duration_s: float = 0.1
+    ) -> None:
+        """The caller presses a key now: an out-of-band event and/or an in-band tone."""
+        if self.ended:
+            return
+        key = key.upper()
+        if len(key) != 1 or key not in "0123456789*#ABCD":
+            raise ValueError(f"not a DTMF key: {key!r}")
+        at = self._fed
+        if in_band:
+            self._inject.append((at, dtmf_tone(key, duration_s)))
+        if out_of_band:
+            self._add_key_source(key, at, "outOfBand", decided_at=at, in_band_audio=False)
+
+    def action(
+        self,
+        action: str,
+        body: object,
+        *,
+        request_id: str | None = None,
+        client_request_id: str | None = None,
+        date: str | None = None,
+    ) -> ev.ActionResponse:
+        """A bot action now: validate, answer synchronously, apply at the current sample."""
+        request_id = request_id or new_request_id()
+        client_request_id = client_request_id or request_id
+        at = self._fed
+        try:
+            if self.ended:
+                raise GraphError(404, "NotFound", f"Call {self.call_id} has ended.")
+            if isinstance(body, bytes | bytearray | str):
+                body = parse_json_body(bytes(body) if not isinstance(body, str) else body)
+            request = parse_action(action, body)
+        except GraphError as err:
+            body_out = error_body(
+                err,
+                request_id=request_id,
+                client_request_id=client_request_id,
+                date=date or graph_date(0.0),
+            )
+            response = ev.ActionResponse(
+                at,
+                action=action,
+                status=err.status,
+                headers=(
+                    ("Content-Type", "application/json"),
+                    ("request-id", request_id),
+                    ("client-request-id", client_request_id),
+                ),
+                body_json=json.dumps(body_out),
+            )
+            self._emit(response)
+            return response
+        op_id = self._new_id()
+        resource = self._accept(action, request, op_id, at)
+        self._op_snapshots[op_id] = resource
+        location = payloads.operation_location(self.config.graph_base_url, self.call_id, op_id)
+        response = ev.ActionResponse(
+            at,
+            action=action,
+            status=200,
+            headers=(
+                ("Content-Type", "application/json"),
+                ("Location", location),
+                ("request-id", request_id),
+                ("client-request-id", client_request_id),
+            ),
+            body_json=json.dumps(resource),
+            operation_id=op_id,
+        )
+        self._emit(response)
+        self._inputs.append((at, self._next_seq(), action, (op_id, request)))
+        return response
+
+    def hang_up(self, by: Literal["caller", "bot"] = "caller") -> None:
+        """End the call now; everything fed so far is analysed first."""
+        if self.ended:
+            return
+        self._inputs.append((self._fed, self._next_seq(), "hangup", by))
+        self._advance(flush=True)
+
+    def flush(self) -> None:
+        """End of input: analyse everything fed so far without waiting for look-ahead."""
+        if self._resampler is not None:
+            self._append(self._resampler.flush())
+        self._advance(flush=True)
+
+    def drain(self) -> list[ev.Event]:
+        """Return (and forget) the events emitted since the last drain."""
+        out, self._events = self._events, []
+        return out
+
+    def operation_resource(self, operation_id: str) -> dict[str, Any] | None:
+        """The operation's current Graph JSON (for GET operations/{id}), or None if unknown."""
+        snap = self._op_snapshots.get(operation_id)
+        return json.loads(json.dumps(snap)) if snap is not None else None
+
+    @property
+    def subscribed_to_tones(self) -> bool:
+        """Whether subscribeToTone is in force."""
+        return self._subscribed
+
+    # ------------------------------------------------------------------ internals
+
+    def _next_seq(self) -> int:
+        self._input_seq += 1
+        return self._input_seq
+
+    def _emit(self, event: ev.Event) -> None:
+        self._events.append(event)
+
+    def _append(self, x: FloatArray, *, mix: bool = True) -> None:
+        if len(x) == 0:
+            return
+        start = self._fed
+        x = np.array(x, dtype=np.float32, copy=True)
+        if mix and self._inject:
+            keep = []
+            for at, tone in self._inject:
+                lo = max(at, start)
+                hi = min(at + len(tone), start + len(x))
+                if hi > lo:
+                    x[lo - start : hi - start] += tone[lo - at : hi - at]
+                if at + len(tone) > start + len(x):
+                    keep.append((at, tone))
+            self._inject = keep
+        self._audio.append(x)
+        self._fed += len(x)
+        if self._dtmf is not None:
+            for tone in self._dtmf.process(x):
+                self._on_in_band_tone(tone)
+
+    def _on_in_band_tone(self, tone: DtmfTone) -> None:
+        if tone.end_sample is None:
+            self._tone_spans.append((tone.start_sample, None))
+            self._add_key_source(
+                tone.key,
+                tone.start_sample,
+                "inBand",
+                decided_at=tone.decided_at,
+                in_band_audio=True,
+            )
+        else:
+            for i in range(len(self._tone_spans) - 1, -1, -1):
+                start, end = self._tone_spans[i]
+                if end is None and start == tone.start_sample:
+                    self._tone_spans[i] = (start, tone.end_sample)
+                    break
+
+    def _add_key_source(
+        self, key: str, at: int, source: ev.KeySource, *, decided_at: int, in_band_audio: bool
+    ) -> None:
+        for press in reversed(self._keys):
+            if press.key == key and abs(press.start - at) <= self._merge_samples:
+                if source not in press.sources and not press.emitted:
+                    press.sources.add(source)
+                    press.start = min(press.start, at)
+                    press.decided_at = min(press.decided_at, decided_at)
+                    press.in_band_audio = press.in_band_audio or in_band_audio
+                return
+        self._keys.append(
+            _KeyPress(key, at, {source}, decided_at=decided_at, in_band_audio=in_band_audio)
+        )
+        self._keys.sort(key=lambda p: p.start)
+
+    def _accept(self, action: str, request: object, op_id: str, at: int) -> dict[str, Any]:
+        """Build the synchronous response resource for an accepted action."""
+        busy = bool(self._queue) or any(
+            kind in ("recordResponse", "playPrompt") for _, _, kind, _ in self._inputs
+        )
+        if isinstance(request, RecordResponseRequest):
+            status = "running" if (request.barge_in_allowed or not busy) else "notStarted"
+            return payloads.record_operation(
+                operation_id=op_id,
+                status=status,
+                client_context=request.client_context,
+                result=None,
+                recording_location=None,
+                recording_access_token=None,
+            )
+        if isinstance(request, PlayPromptRequest):
+            return payloads.play_prompt_operation(
+                operation_id=op_id,
+                status="notStarted" if busy else "running",
+                client_context=request.client_context,
+                result=None,
+            )
+        if isinstance(request, CancelMediaProcessingRequest):
+            return payloads.cancel_media_processing_operation(
+                operation_id=op_id, client_context=request.client_context
+            )
+        assert isinstance(request, SubscribeToToneRequest), action
+        return payloads.subscribe_to_tone_operation(
+            operation_id=op_id, client_context=request.client_context
+        )
+
+    # ------------------------------------------------------------------ the analysis loop
+
+    def _advance(self, *, flush: bool) -> None:
+        """Judge frames up to the feed (minus look-ahead unless flushing)."""
+        limit = self._fed if flush else self._fed - LOOKAHEAD_SAMPLES
+        # Whole frames first, in one batch for the classifier (the hot path).
+        n_frames = max(0, (limit - self._judged) // FRAME_SAMPLES)
+        if n_frames:
+            start = self._judged
+            block = self._audio.view(start, start + n_frames * FRAME_SAMPLES)
+            frames = block.reshape(n_frames, FRAME_SAMPLES)
+            if self._classify_many is not None:
+                flags = [bool(f) for f in self._classify_many(frames, start)]
+            else:
+                flags = [
+                    self._classifier.classify(frames[i], start + i * FRAME_SAMPLES)
+                    for i in range(n_frames)
+                ]
+            for i, is_speech in enumerate(flags):
+                a = start + i * FRAME_SAMPLES
+                self._judge_frame(a, a + FRAME_SAMPLES, is_speech)
+        if flush and self._judged < self._fed:
+            # A partial last frame: it still advances time exactly, but is too short to judge.
+            self._judge_frame(self._judged, self._fed, None)
+        if flush:
+            self._run_until(self._fed)
+            self._release_keys(self._fed + self._merge_samples)
+        keep_from = min(
+            [self._judged - LOOKAHEAD_SAMPLES]
+            + [op.committed_upto for op in self._queue if isinstance(op, RecordOperation)]
+        )
+        self._audio.drop_before(max(0, keep_from))
+
+    def _judge_frame(self, a: int, b: int, is_speech: bool | None) -> None:
+        """Process the frame [a, b): inputs, phases, VAD edges, endings, recording commits."""
+        self._run_until(a)
+        op = self._queue[0] if self._queue else None
+        if (
+            isinstance(op, RecordOperation)
+            and op.phase == "capture"
+            and op.capture_start is not None
+            and a >= op.capture_start
+            and is_speech is not None
+        ):
+            masked = a < op.capture_start + self._echo_tail_samples or self._masked(a, b)
+            for edge in self._endpointer.push(a, is_speech and not masked):
+                self._on_speech_edge(op, edge)
+        self._judged = b
+        self._run_until(b)
+        self._release_keys(b)
+
+    def _masked(self, a: int, b: int) -> bool:
+        for start, end in self._tone_spans:
+            lo = start - DTMF_MASK_MARGIN_SAMPLES
+            hi = (end if end is not None else self._fed) + DTMF_MASK_MARGIN_SAMPLES
+            if a < hi and b > lo:
+                return True
+        for start, end in self._no_media:
+            if a < end and b > start:
+                return True
+        return False
+
+    def _on_speech_edge(self, op: RecordOperation, edge: SpeechEdge) -> None:
+        if edge.kind == "start":
+            self._emit(ev.SpeechStarted(edge.sample_index, decided_at=edge.decided_at))
+            op.speech_started = True
+            for name in ("initialSilence", "maxSilence"):
+                timer = op.timers.get(name)
+                if timer is not None and edge.sample_index < timer.deadline:
+                    del op.timers[name]
+                    self._emit(ev.TimerStopped(edge.sample_index, op.operation_id, timer.name))
+        else:
+            self._emit(ev.SpeechEnded(edge.sample_index, decided_at=edge.decided_at))
+            timer = op.max_silence_timer(edge.sample_index)
+            self._emit(
+                ev.TimerStarted(timer.started_at, op.operation_id, timer.name, timer.deadline)
+            )
+
+    def _run_until(self, b: int) -> None:
+        """Apply everything that happens at samples < ``b`` that the analysis has reached.
+
+        Loops because one thing enables the next (an operation ends, the next one starts at the
+        same sample and may reach its own ending before ``b``).
+        """
+        while not self.ended:
+            nxt = self._next_happening(b)
+            if nxt is None:
+                return
+            at, what, payload = nxt
+            if what == "input":
+                self._inputs.remove(payload)
+                self._apply_input(payload)
+            elif what == "phase":
+                self._advance_phase(payload, at)
+            elif what == "end":
+                op, ending = payload
+                self._finish(op, ending, at)
+            elif what == "commit":
+                self._commit(payload, at)
+
+    def _next_happening(self, b: int) -> tuple[int, str, Any] | None:
+        """The earliest thing before ``b``: an input, a phase change, an ending, or None."""
+        best: tuple[int, int, str, Any] | None = None  # (at, order, what, payload)
+        if self._inputs:
+            first = min(self._inputs)
+            if first[0] < b or (first[0] == b and first[0] <= self._judged):
+                best = (first[0], 0, "input", first)
+        op = self._queue[0] if self._queue else None
+        if op is not None:
+            if op.phase == "queued":
+                assert op.started_at is not None  # set when it became the head of the queue
+                if op.started_at <= b and (best is None or (op.started_at, 1) < best[:2]):
+                    best = (op.started_at, 1, "phase", op)
+            elif op.phase in ("prompt", "beep"):
+                _, _, end, _ = op.playback[op.playback_index]
+                if end <= b and (best is None or (end, 1) < best[:2]):
+                    best = (end, 1, "phase", op)
+                media_end = self._media_timeout_in(op, b)
+                if media_end is not None and (best is None or (media_end, 2) < best[:2]):
+                    best = (media_end, 2, "end", (op, Ending.MEDIA_RECEIVE_TIMEOUT))
+            elif op.phase == "capture" and isinstance(op, RecordOperation):
+                ending = self._capture_ending(op, b)
+                if ending is not None and (best is None or (ending[0], 2) < best[:2]):
+                    best = (ending[0], 2, "end", (op, ending[1]))
+        if best is None:
+            return None
+        return best[0], best[2], best[3]
+
+    def _media_timeout_in(self, op: Operation, b: int) -> int | None:
+        """Sample at which a no-media gap during ``op`` reaches the media timeout, if before b."""
+        since = op.started_at or 0
+        for start, end in self._no_media:
+            lo = max(start, since)
+            if end - lo >= self._media_timeout_samples:
+                at = lo + self._media_timeout_samples
+                if at <= b:
+                    return at
+        return None
+
+    def _capture_ending(self, op: RecordOperation, b: int) -> tuple[int, Ending] | None:
+        """The ending the capture reaches before ``b`` if it is already certain, else None.
+
+        A silence timer whose deadline has passed while a speech candidate that began before
+        the deadline is still unconfirmed is *undecided*: nothing after it may be finalised.
+        """
+        assert op.request is not None and op.capture_start is not None
+        candidates: list[tuple[int, int, Ending]] = []
+        undecided: int | None = None
+        stop_tones = op.request.stop_tones
+        if stop_tones:
+            for press in self._keys:
+                if press.start >= b:
+                    break
+                if press.start >= op.capture_start and press.key in stop_tones:
+                    candidates.append(
+                        (press.start, ENDING_PRIORITY[Ending.STOP_TONE], Ending.STOP_TONE)
+                    )
+                    # The tone is trimmed from the recording (graph-spec.md §6.4 [I]); in-band
+                    # starts are known to one detector block, so cut one block earlier.
+                    margin = DTMF_MASK_MARGIN_SAMPLES if press.in_band_audio else 0
+                    op.trim_to = max(op.capture_start, press.start - margin)
+                    break
+        duration = op.timers.get("maxDuration")
+        if duration is not None and duration.deadline <= b:
+            p = ENDING_PRIORITY[Ending.MAX_RECORD_DURATION]
+            candidates.append((duration.deadline, p, Ending.MAX_RECORD_DURATION))
+        for name, ending in (
+            ("initialSilence", Ending.INITIAL_SILENCE),
+            ("maxSilence", Ending.MAX_SILENCE),
+        ):
+            timer = op.timers.get(name)
+            if timer is None or timer.deadline > b or timer.deadline > self._judged:
+                continue
+            cand = self._endpointer.candidate_start
+            if not self._endpointer.in_speech and cand is not None and cand < timer.deadline:
+                undecided = timer.deadline if undecided is None else min(undecided, timer.deadline)
+            else:
+                candidates.append((timer.deadline, ENDING_PRIORITY[ending], ending))
+        media_end = self._media_timeout_in(op, b)
+        if media_end is not None:
+            p = ENDING_PRIORITY[Ending.MEDIA_RECEIVE_TIMEOUT]
+            candidates.append((media_end, p, Ending.MEDIA_RECEIVE_TIMEOUT))
+        # Hold back one DTMF block: a tone starting just after b may still trim it.
+        safe = b - DTMF_MASK_MARGIN_SAMPLES
+        if not candidates:
+            self._commit(op, min(safe, undecided) if undecided is not None else safe)
+            return None
+        at, _, ending = min(candidates)
+        if undecided is not None and undecided <= at:
+            self._commit(op, min(safe, undecided))
+            return None
+        if ending is not Ending.STOP_TONE:
+            op.trim_to = None
+        return at, ending
+
+    def _commit(self, op: RecordOperation, upto: int) -> None:
+        """Emit recording samples of ``op`` up to ``upto`` (they can no longer be trimmed)."""
+        upto = min(upto, self._judged, self._fed)
+        if upto <= op.committed_upto:
+            return
+        samples = self._audio.view(op.committed_upto, upto)
+        self._emit(ev.RecordingChunk(op.committed_upto, op.operation_id, to_pcm16(samples)))
+        op.committed_upto = upto
+
+    def _release_keys(self, b: int) -> None:
+        """Emit key presses whose merge window has passed (so every source is known)."""
+        for press in self._keys:
+            if press.emitted:
+                continue
+            if press.start + self._merge_samples > b and not self.ended:
+                break
+            press.emitted = True
+            self._emit(
+                ev.KeyPressed(
+                    press.start, press.key, frozenset(press.sources), decided_at=press.decided_at
+                )
+            )
+            if self._subscribed:
+                self._tone_sequence += 1
+                envelope = payloads.tone_updated(self.call_id, self._tone_sequence, press.key)
+                self._notify(
+                    press.start,
+                    envelope,
+                    f"toneInfo {press.key} (sequenceId {self._tone_sequence})",
+                )
+        self._keys = [
+            p for p in self._keys if not p.emitted or p.start + 10 * self._merge_samples > b
+        ]
+        horizon = self._judged - 10 * LOOKAHEAD_SAMPLES
+        self._tone_spans = [s for s in self._tone_spans if s[1] is None or s[1] > horizon]
+        self._no_media = [s for s in self._no_media if s[1] > horizon]
+
+    # ------------------------------------------------------------------ applying things
+
+    def _apply_input(self, item: tuple[int, int, str, Any]) -> None:
+        at, _, kind, payload = item
+        if kind == "hangup":
+            self._do_hang_up(at, payload)
+            return
+        op_id, request = payload
+        if kind == "recordResponse":
+            op = RecordOperation(
+                op_id, "recordResponse", request.client_context, at, request=request
+            )
+            if request.barge_in_allowed:
+                self._cancel_all(at)
+            self._enqueue(op, at)
+        elif kind == "playPrompt":
+            self._enqueue(
+                PlayPromptOperation(
+                    op_id, "playPrompt", request.client_context, at, request=request
+                ),
+                at,
+            )
+        elif kind == "cancelMediaProcessing":
+            self._cancel_all(at)
+        elif kind == "subscribeToTone":
+            self._subscribed = True
+
+    def _enqueue(self, op: Operation, at: int) -> None:
+        self._operations[op.operation_id] = op
+        if not self._queue:
+            op.started_at = at
+        self._queue.append(op)
+
+    def _cancel_all(self, at: int) -> None:
+        """cancelMediaProcessing / barge-in: the running and every queued op fail 8508 (§9.2, §6.5)."""
+        for op in list(self._queue):
+            self._finish(op, Ending.CANCELLED, at, advance_queue=False)
+        self._queue = []
+
+    def _advance_phase(self, op: Operation, at: int) -> None:
+        if op.phase == "queued":
+            self._start(op, at)
+            return
+        what, _, _, _ = op.playback[op.playback_index]
+        self._emit(ev.PlaybackEnded(at, op.operation_id, what))
+        op.playback_index += 1
+        if op.playback_index < len(op.playback):
+            self._start_playback(op, at)
+        elif isinstance(op, RecordOperation):
+            self._begin_capture(op, at)
+        else:
+            self._finish(op, Ending.PLAY_PROMPT_COMPLETED, at)
+
+    def _start(self, op: Operation, at: int) -> None:
+        op.started_at = at
+        self._emit(ev.OperationStarted(at, op.operation_id, op.kind))
+        prompts = (
+            op.request.prompts
+            if isinstance(op, RecordOperation | PlayPromptOperation) and op.request
+            else ()
+        )
+        schedule: list[tuple[Any, int, int, FloatArray]] = []
+        cursor = at
+        for prompt in prompts:
+            loaded = self._prompt_samples(prompt.uri, prompt.resource_id)
+            if isinstance(loaded, Ending):
+                self._finish(op, loaded, at)
+                return
+            schedule.append(("prompt", cursor, cursor + len(loaded), loaded))
+            cursor += len(loaded)
+        if isinstance(op, RecordOperation) and op.request is not None and op.request.play_beep:
+            schedule.append(("beep", cursor, cursor + len(self._beep), self._beep))
+        op.playback = schedule
+        op.playback_index = 0
+        if schedule:
+            self._start_playback(op, at)
+        elif isinstance(op, RecordOperation):
+            self._begin_capture(op, at)
+        else:
+            self._finish(op, Ending.PLAY_PROMPT_COMPLETED, at)
+
+    def _start_playback(self, op: Operation, at: int) -> None:
+        what, start, end, samples = op.playback[op.playback_index]
+        op.phase = "prompt" if what == "prompt" else "beep"
+        # Re-anchor on the actual start (the schedule was made assuming no gaps).
+        shift = at - start
+        if shift:
+            op.playback = [(w, s + shift, e + shift, x) for (w, s, e, x) in op.playback]
+        readonly = samples.view()
+        readonly.flags.writeable = False
+        self._emit(ev.PlaybackStarted(at, op.operation_id, what, end - start, readonly))
+
+    def _begin_capture(self, op: RecordOperation, at: int) -> None:
+        for timer in op.start_capture(at):
+            self._emit(ev.TimerStarted(at, op.operation_id, timer.name, timer.deadline))
+        self._endpointer.reset()
+        op.recording_location = self._recording_location(op.operation_id)
+        op.recording_access_token = self._new_token()
+        self._emit(ev.CaptureStarted(at, op.operation_id))
+
+    def _prompt_samples(self, uri: str, resource_id: str | None) -> FloatArray | Ending:
+        """Load, check and convert one prompt; an Ending says why it cannot be played."""
+        cache_key = resource_id or uri
+        loaded = self._prompt_cache.get(cache_key)
+        if loaded is None:
+            loaded = self._load_prompt(uri)
+            # resourceId: "the service caches the downloaded prompt under that key" (§1.2 [V S7]).
+            if resource_id and isinstance(loaded, LoadedPrompt):
+                self._prompt_cache[cache_key] = loaded
+        if isinstance(loaded, PromptLoadError):
+            return {
+                "download": Ending.PROMPT_DOWNLOAD_FAILED,
+                "format": Ending.PROMPT_FORMAT_INVALID,
+                "play": Ending.PROMPT_FAILED,
+            }[loaded.kind]
+        problem = prompt_format_problem(loaded)
+        if problem and not self.config.lenient_prompts:
+            return Ending.PROMPT_FORMAT_INVALID
+        samples = resample_all(to_mono_float32(loaded.samples), loaded.rate_hz)
+        if len(samples) == 0:
+            return Ending.PROMPT_FAILED
+        return samples
+
+    def _finish(
+        self, op: Operation, ending: Ending, at: int, *, advance_queue: bool = True
+    ) -> None:
+        """End ``op`` at sample ``at`` with ``ending``: events, notification, next in queue."""
+        if op.phase in ("prompt", "beep") and op.playback:
+            what = op.playback[op.playback_index][0]
+            self._emit(ev.PlaybackEnded(at, op.operation_id, what, interrupted=True))
+        result = result_for(ending, op.kind)
+        recording_samples = 0
+        location = ""
+        token = ""
+        if isinstance(op, RecordOperation):
+            expired = _TIMER_ENDINGS.get(ending)
+            for timer in sorted(op.timers.values(), key=lambda t: t.name != expired):
+                if timer.name == expired:
+                    self._emit(ev.TimerExpired(timer.deadline, op.operation_id, timer.name))
+                else:
+                    self._emit(ev.TimerStopped(at, op.operation_id, timer.name))
+            op.timers = {}
+            if op.phase == "capture":
+                self._commit(op, op.trim_to if op.trim_to is not None else at)
+                assert op.capture_start is not None
+                recording_samples = op.committed_upto - op.capture_start
+                delivered = result.status == "completed"
+                if delivered:
+                    location, token = op.recording_location, op.recording_access_token
+                self._emit(
+                    ev.RecordingFinished(
+                        at, op.operation_id, recording_samples, delivered, location or ""
+                    )
+                )
+        op.phase = "done"
+        op.ended_at = at
+        self._emit(
+            ev.OperationEnded(
+                at,
+                op.operation_id,
+                op.kind,
+                result.status,
+                result.code,
+                result.subcode,
+                result.completion_reason,
+                result.message,
+                recording_samples,
+            )
+        )
+        self._etag += 1
+        if isinstance(op, RecordOperation):
+            resource = payloads.record_operation(
+                operation_id=op.operation_id,
+                status=result.status,
+                client_context=op.client_context,
+                result=result,
+                recording_location=location,
+                recording_access_token=token,
+                for_notification=True,
+                call_id=self.call_id,
+                etag=f'W/"{self._etag}"',
+            )
+        else:
+            resource = payloads.play_prompt_operation(
+                operation_id=op.operation_id,
+                status=result.status,
+                client_context=op.client_context,
+                result=result,
+                for_notification=True,
+                call_id=self.call_id,
+                etag=f'W/"{self._etag}"',
+            )
+        self._op_snapshots[op.operation_id] = resource
+        envelope = payloads.operation_deleted(
+            self.call_id, resource, legacy_resource=self.config.legacy_resource
+        )
+        summary = (
+            f"{op.kind} {result.status} {result.code}/{result.subcode} {result.completion_reason}"
+        )
+        self._notify(at, envelope, summary)
+        if advance_queue and self._queue and self._queue[0] is op:
+            self._queue.pop(0)
+            if self._queue:
+                self._queue[0].started_at = at
+
+    def _notify(self, at: int, envelope: dict[str, Any], summary: str) -> None:
+        self._emit(ev.Notification(at, self.call_id, json.dumps(envelope), summary))
+
+    def _do_hang_up(self, at: int, by: Literal["caller", "bot"]) -> None:
+        for op in list(self._queue):
+            running = op is self._queue[0]
+            if (
+                running
+                and isinstance(op, RecordOperation)
+                and op.phase == "capture"
+                and self.config.hangup_delivers_recording
+            ):
+                self._finish(op, Ending.CALL_TERMINATED, at, advance_queue=False)
+                continue
+            # Faithful default: the field reports no operation notification at all when the
+            # caller hangs up (graph-spec.md §5.3 item 6 [V S26]); the engine still says so.
+            if op.phase in ("prompt", "beep"):
+                what = op.playback[op.playback_index][0]
+                self._emit(ev.PlaybackEnded(at, op.operation_id, what, interrupted=True))
+            if isinstance(op, RecordOperation) and op.phase == "capture":
+                for timer in op.timers.values():
+                    self._emit(ev.TimerStopped(at, op.operation_id, timer.name))
+                self._commit(op, at)
+                assert op.capture_start is not None
+                n = op.committed_upto - op.capture_start
+                self._emit(ev.RecordingFinished(at, op.operation_id, n, False, ""))
+            op.phase = "done"
+            self._emit(
+                ev.OperationEnded(
+                    at,
+                    op.operation_id,
+                    op.kind,
+                    "dropped",
+                    0,
+                    0,
+                    "callTerminated",
+                    "No notification: the call ended while the operation was pending.",
+                )
+            )
+        self._queue = []
+        self.ended = True
+        self._ended_at = at
+        call = payloads.call_resource(call_id=self.call_id, state="terminated")
+        envelope = payloads.call_state_changed(self.call_id, "deleted", call)
+        self._notify(at, envelope, f"call terminated (hung up by {by})")
+        self._emit(ev.CallEnded(at, by))
+
+
+_TIMER_ENDINGS = {
+    Ending.INITIAL_SILENCE: "initialSilence",
+    Ending.MAX_SILENCE: "maxSilence",
+    Ending.MAX_RECORD_DURATION: "maxDuration",
+}
+
+
+def _no_prompt_loader(uri: str) -> PromptLoadError:
+    return PromptLoadError("download", f"no prompt loader configured for {uri}")

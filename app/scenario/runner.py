@@ -1,0 +1,216 @@
+"""Runs a scenario headless, as fast as the CPU allows, and writes its outputs.
+
+The caller's clips are mixed onto one 16 kHz track; the run walks the time line, feeding audio
+up to each entry's exact sample and then applying the entry, so the same file always gives the
+same events at the same samples (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.audio.prompts import make_prompt_loader
+from app.audio.wav import AudioFileError, RecordingWriter, read_engine_audio
+from app.core import events as ev
+from app.core.call import Call, CallConfig
+from app.core.clock import ENGINE_RATE_HZ, seconds_to_samples
+from app.core.timeline import Timeline
+from app.scenario.model import BotEntry, CallerEntry, Scenario, ScenarioError
+from app.scenario.output import sorted_records, write_json, write_jsonl
+
+FloatArray = npt.NDArray[np.float32]
+
+# Audio is fed in blocks of this size between entries: big enough to batch the VAD, small
+# enough that "is the call idle yet?" is asked often when the time line has run out.
+FEED_BLOCK_SAMPLES = ENGINE_RATE_HZ // 2
+
+
+@dataclass
+class RunResult:
+    """What a run produced (also written to the output folder when one is given)."""
+
+    call: Call
+    events: list[ev.Event]
+    records: list[dict[str, Any]]
+    timeline: dict[str, Any]
+    recordings: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def endings(self) -> list[ev.OperationEnded]:
+        """Every operation ending, in order."""
+        return [e for e in self.events if isinstance(e, ev.OperationEnded)]
+
+
+def caller_track(scenario: Scenario) -> FloatArray:
+    """Mix every [[caller]] audio clip onto one engine-rate track, starting at its ``at``."""
+    clips: list[tuple[int, FloatArray]] = []
+    for index, entry in enumerate(scenario.caller, 1):
+        if entry.audio is None:
+            continue
+        try:
+            samples = read_engine_audio(entry.audio)
+        except AudioFileError as exc:
+            raise ScenarioError(scenario.path, f"[[caller]] #{index}", str(exc)) from None
+        if entry.gain_db:
+            samples = samples * np.float32(10 ** (entry.gain_db / 20))
+        clips.append((seconds_to_samples(entry.at_s), samples))
+    total = max((at + len(x) for at, x in clips), default=0)
+    track = np.zeros(total, dtype=np.float32)
+    for at, x in clips:
+        track[at : at + len(x)] += x
+    return track
+
+
+def seeded_ids(seed: int) -> tuple[Callable[[], str], Callable[[], str]]:
+    """Deterministic operation ids and tokens for bit-for-bit reproducible runs."""
+    rng = random.Random(seed)
+
+    def new_id() -> str:
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    def new_token() -> str:
+        return f"{rng.getrandbits(256):064x}"
+
+    return new_id, new_token
+
+
+def _timed_entries(scenario: Scenario) -> list[tuple[int, int, str, Any]]:
+    """Entries as (sample, order, kind, payload), expanding key strings into single presses."""
+    items: list[tuple[int, int, str, Any]] = []
+    order = 0
+    for entry in scenario.bot:
+        order += 1
+        items.append((seconds_to_samples(entry.at_s), order, "bot", entry))
+    for entry in scenario.caller:
+        order += 1
+        at = seconds_to_samples(entry.at_s)
+        if entry.dtmf is not None:
+            step = seconds_to_samples(entry.dtmf_on_s + entry.dtmf_off_s)
+            for i, key in enumerate(entry.dtmf):
+                items.append((at + i * step, order, "key", (key, entry)))
+        elif entry.no_media_s is not None:
+            items.append((at, order, "no_media", seconds_to_samples(entry.no_media_s)))
+        elif entry.hangup:
+            items.append((at, order, "hangup", None))
+    items.sort(key=lambda item: (item[0], item[1]))
+    return items
+
+
+def make_call(scenario: Scenario, recordings_dir: Path | None) -> Call:
+    """The engine call for a scenario, with its options, prompt loader and recording URIs."""
+    options = scenario.call
+    kwargs: dict[str, Any] = {}
+    if options.seed is not None:
+        kwargs["id_factory"], kwargs["token_factory"] = seeded_ids(options.seed)
+    config = CallConfig(
+        lenient_prompts=options.lenient_prompts,
+        hangup_delivers_recording=options.hangup_delivers_recording,
+        media_timeout_s=options.media_timeout_s,
+        in_band_detection=options.in_band_detection,
+        **({"vad": options.vad} if options.vad else {}),
+    )
+
+    def location(operation_id: str) -> str:
+        # Headless runs point the bot at the saved WAV itself (a file: URI); the HTTP
+        # endpoint serves its own URLs instead.
+        folder = recordings_dir if recordings_dir is not None else Path("recordings")
+        return (folder / f"{operation_id}.wav").resolve().as_uri()
+
+    return Call(
+        config,
+        prompt_loader=make_prompt_loader(scenario.base_dir),
+        recording_location=location,
+        **kwargs,
+    )
+
+
+def run_scenario(scenario: Scenario, out_dir: Path | None = None) -> RunResult:
+    """Run ``scenario``; if ``out_dir`` is given write events.jsonl, recordings/, timeline.json."""
+    recordings_dir = out_dir / "recordings" if out_dir is not None else None
+    track = caller_track(scenario)
+    call = make_call(scenario, recordings_dir)
+    writer = RecordingWriter(recordings_dir) if recordings_dir is not None else None
+    events: list[ev.Event] = []
+    timeline = Timeline()
+
+    def collect() -> None:
+        for event in call.drain():
+            events.append(event)
+            timeline.add(event)
+            if writer is not None:
+                writer.handle(event)
+
+    pos = 0
+
+    def feed_to(target: int) -> None:
+        nonlocal pos
+        while pos < target and not call.ended:
+            end = min(target, pos + FEED_BLOCK_SAMPLES)
+            block = track[pos:end]
+            if len(block) < end - pos:
+                block = np.concatenate([block, np.zeros(end - pos - len(block), np.float32)])
+            call.feed(block)
+            pos = end
+            collect()
+
+    entries = _timed_entries(scenario)
+    for at, _, kind, payload in entries:
+        feed_to(at)
+        if call.ended:
+            break
+        if kind == "bot":
+            _apply_bot(call, payload)
+        elif kind == "key":
+            key, caller = payload
+            assert isinstance(caller, CallerEntry)
+            call.press_key(
+                key,
+                out_of_band=caller.dtmf_mode in ("both", "out-of-band"),
+                in_band=caller.dtmf_mode in ("both", "in-band"),
+                duration_s=caller.dtmf_on_s,
+            )
+        elif kind == "no_media":
+            call.feed_no_media(payload)
+            pos += payload
+        elif kind == "hangup":
+            call.hang_up("caller")
+        collect()
+
+    last = entries[-1][0] if entries else 0
+    if scenario.call.end_s is not None:
+        feed_to(seconds_to_samples(scenario.call.end_s))
+    else:
+        limit = max(last, len(track)) + seconds_to_samples(scenario.call.tail_limit_s)
+        while not call.ended and pos < limit and not (call.idle and pos >= len(track)):
+            feed_to(min(limit, pos + FEED_BLOCK_SAMPLES))
+    call.flush()
+    collect()
+    if writer is not None:
+        writer.close()
+
+    records = sorted_records(events)
+    timeline_doc = timeline.to_json(call_id=call.call_id, duration_samples=call.fed_samples)
+    result = RunResult(call, events, records, timeline_doc)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with (out_dir / "events.jsonl").open("w", encoding="utf-8") as f:
+            write_jsonl(records, f)
+        write_json(out_dir / "timeline.json", timeline_doc)
+        if writer is not None:
+            result.recordings = dict(writer.finished)
+    return result
+
+
+def _apply_bot(call: Call, entry: BotEntry) -> None:
+    if entry.raw_body is not None:
+        call.action(entry.action, entry.raw_body.encode("utf-8"))
+    else:
+        call.action(entry.action, entry.body)
