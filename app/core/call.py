@@ -191,6 +191,9 @@ class Call:
         self._media_timeout_samples = seconds_to_samples(self.config.media_timeout_s)
         self._echo_tail_samples = seconds_to_samples(self.config.echo_tail_s)
         self._prompt_cache: dict[str, LoadedPrompt | PromptLoadError] = {}
+        # Every input with its stamp, so a live session can be saved as a scenario that
+        # reproduces it (audio is kept by the caller of feed()).
+        self.input_log: list[tuple[int, str, dict[str, Any]]] = []
 
     # ------------------------------------------------------------------ inputs
 
@@ -224,6 +227,7 @@ class Call:
         """Let ``n_samples`` of time pass with no media from the caller (network loss)."""
         if self.ended or n_samples <= 0:
             return
+        self.input_log.append((self._fed, "no_media", {"samples": n_samples}))
         self._no_media.append((self._fed, self._fed + n_samples))
         self._append(np.zeros(n_samples, dtype=np.float32), mix=False)
         self._advance(flush=False)
@@ -238,6 +242,10 @@ class Call:
         if len(key) != 1 or key not in "0123456789*#ABCD":
             raise ValueError(f"not a DTMF key: {key!r}")
         at = self._fed
+        self.input_log.append(
+            (at, "key", {"key": key, "out_of_band": out_of_band, "in_band": in_band,
+                         "duration_s": duration_s})
+        )
         if in_band:
             self._inject.append((at, dtmf_tone(key, duration_s)))
         if out_of_band:
@@ -256,6 +264,9 @@ class Call:
         request_id = request_id or new_request_id()
         client_request_id = client_request_id or request_id
         at = self._fed
+        if not self.ended:
+            raw = body.decode("utf-8", "replace") if isinstance(body, bytes | bytearray) else body
+            self.input_log.append((at, "action", {"action": action, "body": raw}))
         try:
             if self.ended:
                 raise GraphError(404, "NotFound", f"Call {self.call_id} has ended.")
@@ -307,6 +318,7 @@ class Call:
         """End the call now; everything fed so far is analysed first."""
         if self.ended:
             return
+        self.input_log.append((self._fed, "hangup", {"by": by}))
         self._inputs.append((self._fed, self._next_seq(), "hangup", by))
         self._advance(flush=True)
 

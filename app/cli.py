@@ -1,0 +1,75 @@
+"""The one command line: ``callsim`` (the GUI), ``callsim run``, ``callsim serve``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2  # a broken scenario or bad arguments (DESIGN.md §5)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="callsim",
+        description="A fake caller and a local Microsoft Graph recordResponse service.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    gui = sub.add_parser("gui", help="open the desktop fake caller (the default)")
+    gui.add_argument("--settings", type=Path, help="settings file (default: per-user)")
+    run = sub.add_parser("run", help="run a scenario file headless and write its outputs")
+    run.add_argument("scenario", type=Path, help="scenario TOML file")
+    run.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    from app.server.cli import configure_parser
+
+    configure_parser(sub.add_parser("serve", help="serve a local Graph-compatible endpoint"))
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``callsim run``: one line per operation ending on stdout; exit 2 for a broken scenario."""
+    from app.scenario.model import ScenarioError, load_scenario
+    from app.scenario.output import seconds
+    from app.scenario.runner import run_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+        result = run_scenario(scenario, args.out)
+    except ScenarioError as exc:
+        print(f"callsim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"callsim: error: cannot write outputs: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if not args.quiet:
+        for end in result.endings:
+            print(
+                f"{seconds(end.sample_index):9.3f}s  {end.kind:15s} {end.status:9s} "
+                f"{end.code}/{end.subcode} {end.reason}"
+            )
+        print(f"outputs in {args.out}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``callsim`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run_command(args)
+    if args.command == "serve":
+        from app.server.cli import serve_command
+
+        return serve_command(args)
+    from app.ui.app import run_gui
+
+    return run_gui(getattr(args, "settings", None))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
