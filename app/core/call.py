@@ -397,7 +397,9 @@ class Call:
             if press.key == key and abs(press.start - at) <= self._merge_samples:
                 if source not in press.sources and not press.emitted:
                     press.sources.add(source)
-                    press.start = min(press.start, at)
+                    # An out-of-band event carries the exact press time; an in-band start is
+                    # only known to one detector block, so it never overrides it.
+                    press.start = at if source == "outOfBand" else press.start
                     press.decided_at = min(press.decided_at, decided_at)
                     press.in_band_audio = press.in_band_audio or in_band_audio
                 return
@@ -796,7 +798,7 @@ class Call:
         self, op: Operation, ending: Ending, at: int, *, advance_queue: bool = True
     ) -> None:
         """End ``op`` at sample ``at`` with ``ending``: events, notification, next in queue."""
-        if op.phase in ("prompt", "beep") and op.playback:
+        if op.phase in ("prompt", "beep") and op.playback_index < len(op.playback):
             what = op.playback[op.playback_index][0]
             self._emit(ev.PlaybackEnded(at, op.operation_id, what, interrupted=True))
         result = result_for(ending, op.kind)
