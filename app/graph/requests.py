@@ -271,11 +271,23 @@ def _body(value: object, action: str, allowed: Sequence[str]) -> dict[str, Any]:
     return _object(value, f"the {action} body", allowed)
 
 
+_MAX_ECHO_CHARS: Final = 80  # long enough for any real name, short enough for a log line
+
+
+def _echo(text: str) -> str:
+    """``text`` made safe to quote in a message: lone surrogates escaped, length capped."""
+    safe = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return safe if len(safe) <= _MAX_ECHO_CHARS else safe[: _MAX_ECHO_CHARS - 3] + "..."
+
+
 def _unknown_property_message(key: str, where: str, allowed: Sequence[str]) -> str:
     hint = next((name for name in allowed if name.lower() == key.lower()), None)
     did_you_mean = f" (did you mean '{hint}'? names are case-sensitive)" if hint else ""
     names = ", ".join(sorted(allowed))
-    return f"Unknown property '{key}' in {where}{did_you_mean}; allowed properties are: {names}."
+    return (
+        f"Unknown property '{_echo(key)}' in {where}{did_you_mean}; "
+        f"allowed properties are: {names}."
+    )
 
 
 def _utf16_units(text: str) -> int:
@@ -453,7 +465,7 @@ def parse_action(action: str, body: object) -> MediaRequest:
         raise GraphError(
             400,
             "BadRequest",
-            f"Resource not found for the segment '{action}'; supported actions are: "
+            f"Resource not found for the segment '{_echo(action)}'; supported actions are: "
             f"{', '.join(ACTIONS)}.",
         )
     return parser(body)

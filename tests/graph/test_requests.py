@@ -418,6 +418,15 @@ def test_unknown_property_is_refused_and_named_with_the_allowed_list() -> None:
         assert name in message
 
 
+def test_unknown_property_is_echoed_safely() -> None:
+    message = rejection(parse_record_response, parse_json_body('{"a\\ud800": 1}'))
+    assert "'a\\ud800'" in message
+    message.encode("utf-8")
+    message = rejection(parse_record_response, {"x" * 500: 1})
+    assert "x" * 77 + "..." in message
+    assert len(message) < 400
+
+
 def test_wrong_case_property_gets_a_did_you_mean_hint() -> None:
     message = rejection(parse_record_response, {"PlayBeep": True})
     assert "'PlayBeep'" in message
