@@ -21,6 +21,7 @@ GRAPH_BASE_URL: Final = "https://graph.microsoft.com/v1.0"  # graph-spec.md §2 
 
 RECORD_OPERATION_TYPE: Final = "#microsoft.graph.recordOperation"  # graph-spec.md §2
 PLAY_PROMPT_OPERATION_TYPE: Final = "#microsoft.graph.playPromptOperation"  # §9.1
+# graph-spec.md §9.2
 CANCEL_MEDIA_PROCESSING_OPERATION_TYPE: Final = "#microsoft.graph.cancelMediaProcessingOperation"
 SUBSCRIBE_TO_TONE_OPERATION_TYPE: Final = "#microsoft.graph.subscribeToToneOperation"  # §8
 RESULT_INFO_TYPE: Final = "#microsoft.graph.resultInfo"  # graph-spec.md §4
