@@ -43,7 +43,7 @@ from app.core.operations import (
 from app.core.vad.base import DEFAULT_CLASSIFIER, FrameClassifier, make_classifier
 from app.core.vad.endpointer import Endpointer, SpeechEdge
 from app.graph import payloads
-from app.graph.errors import GraphError, error_body, graph_date, new_request_id
+from app.graph.errors import GraphError, error_body, graph_date
 from app.graph.requests import (
     CancelMediaProcessingRequest,
     PlayPromptRequest,
@@ -153,11 +153,14 @@ class Call:
         id_factory: Callable[[], str] | None = None,
         token_factory: Callable[[], str] | None = None,
         classifier: FrameClassifier | None = None,
+        wall_clock_s: Callable[[], float] | None = None,
     ) -> None:
         self.config = config or CallConfig()
         self._new_id = id_factory or (lambda: str(uuid.uuid4()))
         self._new_token = token_factory or (lambda: secrets.token_urlsafe(32))
         self.call_id = call_id or self._new_id()
+        # Only for the "date" of Graph error bodies; the engine never reads time otherwise.
+        self._wall_clock_s = wall_clock_s or (lambda: 0.0)
         self._load_prompt = prompt_loader or _no_prompt_loader
         self._recording_location = recording_location or (lambda op_id: f"recordings/{op_id}.wav")
         self._beep = default_beep() if self.config.beep is None else self.config.beep
@@ -261,7 +264,7 @@ class Call:
         date: str | None = None,
     ) -> ev.ActionResponse:
         """A bot action now: validate, answer synchronously, apply at the current sample."""
-        request_id = request_id or new_request_id()
+        request_id = request_id or self._new_id()
         client_request_id = client_request_id or request_id
         at = self._fed
         if not self.ended:
@@ -278,7 +281,7 @@ class Call:
                 err,
                 request_id=request_id,
                 client_request_id=client_request_id,
-                date=date or graph_date(0.0),
+                date=date or graph_date(self._wall_clock_s()),
             )
             response = ev.ActionResponse(
                 at,

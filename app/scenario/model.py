@@ -252,8 +252,8 @@ def _parse_caller(entry: object, index: int, path: Path) -> CallerEntry:
         keys = entry["dtmf"]
         if not isinstance(keys, str) or not keys:
             raise ScenarioError(path, where, "'dtmf' must be a non-empty string of keys")
+        bad = [k for k in keys if k.upper() not in DTMF_CHARS]
         keys = keys.upper()
-        bad = [k for k in keys if k not in DTMF_CHARS]
         if bad:
             raise ScenarioError(path, where, f"'dtmf' has {bad[0]!r}, not a key of 0-9 * # A-D")
         mode = entry.get("mode", "both")

@@ -8,6 +8,7 @@ same events at the same samples (DESIGN.md §5).
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +111,9 @@ def make_call(scenario: Scenario, recordings_dir: Path | None) -> Call:
     kwargs: dict[str, Any] = {}
     if options.seed is not None:
         kwargs["id_factory"], kwargs["token_factory"] = seeded_ids(options.seed)
+        kwargs["wall_clock_s"] = lambda: 0.0  # error-body dates too, for bit-for-bit runs
+    else:
+        kwargs["wall_clock_s"] = time.time
     config = CallConfig(
         lenient_prompts=options.lenient_prompts,
         hangup_delivers_recording=options.hangup_delivers_recording,
