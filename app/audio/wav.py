@@ -22,10 +22,10 @@ class AudioFileError(Exception):
 
 def read_audio(path: Path) -> tuple[FloatArray, int]:
     """Read any soundfile-readable file as float32 (frames[, channels]) and its rate."""
+    if not path.is_file():
+        raise AudioFileError(f"{path}: no such file")
     try:
         data, rate_hz = sf.read(str(path), dtype="float32", always_2d=False)
-    except FileNotFoundError as exc:
-        raise AudioFileError(f"{path}: no such file") from exc
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise AudioFileError(f"{path}: not a readable audio file ({exc})") from exc
     return np.asarray(data, dtype=np.float32), int(rate_hz)
