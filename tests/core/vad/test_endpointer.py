@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.core.vad.endpointer import Endpointer, SpeechEdge
 
@@ -151,3 +154,67 @@ def test_decided_at_is_never_before_sample_index() -> None:
     for edge in edges:
         assert edge.decided_at > edge.sample_index
         assert edge.sample_index % F == 0 and edge.decided_at % F == 0
+
+
+def reference_edges(
+    flags: list[bool], window: int, needed: int, pause: int
+) -> list[tuple[Literal["start", "end"], int, int]]:
+    """Brute-force restatement of the rules, frame indices: (kind, first frame, deciding frame)."""
+    edges: list[tuple[Literal["start", "end"], int, int]] = []
+    position = 0
+    n = len(flags)
+    while position < n:
+        # Onset: try each speech frame as the candidate; confirmed at the frame where the
+        # count of speech frames from the candidate reaches `needed` inside the window.
+        confirmed: tuple[int, int] | None = None
+        for candidate in range(position, n):
+            if not flags[candidate]:
+                continue
+            count = 0
+            for j in range(candidate, min(candidate + window, n)):
+                count += flags[j]
+                if count >= needed:
+                    confirmed = (candidate, j)
+                    break
+            if confirmed:
+                break
+        if confirmed is None:
+            return edges
+        edges.append(("start", confirmed[0], confirmed[1]))
+        # Offset: the first run of `pause` non-speech frames after the confirming frame.
+        run_start, run = None, 0
+        ended = False
+        for j in range(confirmed[1] + 1, n):
+            if flags[j]:
+                run_start, run = None, 0
+                continue
+            run_start = j if run_start is None else run_start
+            run += 1
+            if run >= pause:
+                edges.append(("end", run_start, j))
+                position = j + 1
+                ended = True
+                break
+        if not ended:
+            return edges
+    return edges
+
+
+@given(
+    flags=st.lists(st.booleans(), max_size=300),
+    window=st.integers(1, 20),
+    needed_fraction=st.floats(0.0, 1.0),
+    pause=st.integers(1, 8),
+)
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_matches_brute_force_reference(
+    flags: list[bool], window: int, needed_fraction: float, pause: int
+) -> None:
+    needed = max(1, round(needed_fraction * window))
+    ep = Endpointer(onset_window_frames=window, onset_speech_frames=needed, min_pause_frames=pause)
+    edges = run(flags, ep)
+    expected = [
+        SpeechEdge(kind, first * F, (decided + 1) * F)
+        for kind, first, decided in reference_edges(flags, window, needed, pause)
+    ]
+    assert edges == expected
