@@ -1,0 +1,214 @@
+"""File-backed stand-ins for the microphone and the speaker, with the real devices' interface.
+
+``FileInputDevice`` plays a WAV (or an array, or nothing = silence) as the microphone: blocks
+come out of ``read`` exactly as from ``SoundDeviceInput``. It runs either in real time (a
+pacing thread, for the GUI's "WAV file as microphone" input) or manually (``pump``), so a
+test decides exactly how much audio exists. After the track ends the microphone stays open
+and delivers silence, like a muted real one.
+
+``FakeOutputDevice`` renders its mixer in real time or on ``pump`` and can keep what it
+played, so a test can check that the prompt reached the "speaker".
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from app.audio.mixer import Mixer
+from app.audio.wav import read_audio
+from app.core.clock import ENGINE_RATE_HZ
+
+FloatArray = npt.NDArray[np.float32]
+
+# 20 ms blocks: what a PortAudio stream with blocksize=0 typically delivers on PulseAudio.
+DEFAULT_BLOCK_S = 0.02
+
+
+class FileInputDevice:
+    """A microphone that plays a track (then silence); real-time or pumped by hand."""
+
+    def __init__(
+        self,
+        source: Path | npt.ArrayLike | None = None,
+        *,
+        rate_hz: int | None = None,
+        block_frames: int | None = None,
+        realtime: bool = True,
+        loop: bool = False,
+        name: str | None = None,
+    ) -> None:
+        if source is None:
+            track = np.zeros((0, 1), dtype=np.float32)
+            self.rate_hz = rate_hz or ENGINE_RATE_HZ
+            self.name = name or "Silence"
+        elif isinstance(source, Path | str):
+            data, file_rate_hz = read_audio(Path(source))
+            track = data if data.ndim == 2 else data[:, None]
+            self.rate_hz = file_rate_hz
+            self.name = name or f"File: {Path(source).name}"
+        else:
+            arr = np.asarray(source, dtype=np.float32)
+            track = arr if arr.ndim == 2 else arr[:, None]
+            self.rate_hz = rate_hz or ENGINE_RATE_HZ
+            self.name = name or "Array"
+        self.track: FloatArray = np.ascontiguousarray(track, dtype=np.float32)
+        self.channels = int(self.track.shape[1]) if self.track.ndim == 2 else 1
+        self.block_frames = block_frames or max(1, round(self.rate_hz * DEFAULT_BLOCK_S))
+        self.realtime = realtime
+        self.loop = loop
+        self.position = 0  # frames delivered so far
+        self._queue: queue.SimpleQueue[FloatArray] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def overflows(self) -> int:
+        """A file never overflows."""
+        return 0
+
+    @property
+    def track_frames(self) -> int:
+        """Length of the track in frames (0 for silence)."""
+        return int(self.track.shape[0])
+
+    @property
+    def finished(self) -> bool:
+        """True once the whole track has been delivered (never when looping)."""
+        return not self.loop and self.position >= self.track_frames
+
+    def _frames(self, start: int, n: int) -> FloatArray:
+        total = self.track_frames
+        if total and self.loop:
+            idx = (np.arange(start, start + n) % total).astype(np.int64)
+            return self.track[idx]
+        out = np.zeros((n, self.channels), dtype=np.float32)
+        if start < total:
+            part = self.track[start : start + n]
+            out[: len(part)] = part
+        return out
+
+    def pump(self, n_frames: int) -> int:
+        """Deliver ``n_frames`` more frames now, in blocks; returns frames delivered so far."""
+        with self._lock:
+            remaining = n_frames
+            while remaining > 0:
+                n = min(self.block_frames, remaining)
+                self._queue.put(self._frames(self.position, n))
+                self.position += n
+                remaining -= n
+            return self.position
+
+    def pump_seconds(self, seconds: float) -> int:
+        """``pump`` by duration."""
+        return self.pump(round(seconds * self.rate_hz))
+
+    def start(self) -> None:
+        """Start the pacing thread (real-time mode only)."""
+        if not self.realtime or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="file-microphone", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop delivering blocks."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(2.0)
+
+    def read(self, timeout_s: float) -> FloatArray | None:
+        """The next block, or None after ``timeout_s``."""
+        try:
+            return self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+    def _run(self) -> None:
+        # The wall clock paces the file like a sound card's crystal would; the engine still
+        # counts samples, so a late wake-up only delivers a bigger batch.
+        t0 = time.monotonic()
+        start = self.position
+        block_s = self.block_frames / self.rate_hz
+        while not self._stop.is_set():
+            due = start + int((time.monotonic() - t0) * self.rate_hz)
+            with self._lock:
+                while self.position + self.block_frames <= due:
+                    self._queue.put(self._frames(self.position, self.block_frames))
+                    self.position += self.block_frames
+            self._stop.wait(block_s / 2)
+
+
+class FakeOutputDevice:
+    """A speaker that renders its mixer in real time or on ``pump``, optionally keeping it."""
+
+    def __init__(
+        self,
+        rate_hz: int = ENGINE_RATE_HZ,
+        *,
+        realtime: bool = True,
+        keep: bool = True,
+        block_frames: int | None = None,
+        name: str = "No output (silent)",
+    ) -> None:
+        self.name = name
+        self.mixer = Mixer(rate_hz)
+        self.realtime = realtime
+        self.keep = keep
+        self.block_frames = block_frames or max(1, round(rate_hz * DEFAULT_BLOCK_S))
+        self._played: list[FloatArray] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def pump(self, n_frames: int) -> None:
+        """Render ``n_frames`` now."""
+        remaining = n_frames
+        while remaining > 0:
+            n = min(self.block_frames, remaining)
+            block = self.mixer.render(n)
+            if self.keep:
+                with self._lock:
+                    self._played.append(block)
+            remaining -= n
+
+    def played(self) -> FloatArray:
+        """Everything rendered so far (if ``keep``), at the mixer's rate."""
+        with self._lock:
+            if not self._played:
+                return np.zeros(0, dtype=np.float32)
+            return np.concatenate(self._played)
+
+    def start(self) -> None:
+        """Start the real-time rendering thread (real-time mode only)."""
+        if not self.realtime or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="fake-speaker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop rendering."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(2.0)
+
+    def _run(self) -> None:
+        t0 = time.monotonic()
+        done = 0
+        rate = self.mixer.rate_hz
+        while not self._stop.is_set():
+            due = int((time.monotonic() - t0) * rate)
+            if due - done >= self.block_frames:
+                n = (due - done) // self.block_frames * self.block_frames
+                self.pump(n)
+                done += n
+            self._stop.wait(self.block_frames / rate / 2)

@@ -1,0 +1,296 @@
+"""A live call: microphone → queue → drain thread → engine thread → events; engine → speaker.
+
+Threads and what crosses between them (DESIGN.md rules 1-3):
+
+- the device's audio callback copies each block into the device's queue and returns;
+- the drain thread (here) resamples to 16 kHz with ``StreamResampler``, rounds to 16-bit (so
+  the audio saved with the session is bit-for-bit what the engine heard), keeps it, sends
+  level blocks to the UI and feeds the engine host;
+- the engine thread runs the ``Call``; its listener queues prompt/beep audio on the speaker's
+  mixer and writes recordings live (``attach_recording_writer``);
+- the UI thread sends actions and keys and drains immutable events from its subscription.
+"""
+
+from __future__ import annotations
+
+import queue
+import secrets
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from app.audio.devices import InputDevice, OutputDevice
+from app.audio.session_export import SessionSnapshot
+from app.audio.wav import RecordingWriter
+from app.core import events as ev
+from app.core.call import Call
+from app.core.clock import ENGINE_RATE_HZ
+from app.core.dsp.dtmf import dtmf_tone
+from app.core.dsp.levels import rms_dbfs
+from app.core.dsp.resample import StreamResampler
+from app.scenario.model import CallOptions, Scenario
+from app.scenario.runner import make_call
+from app.session import EngineHost, attach_recording_writer
+
+FloatArray = npt.NDArray[np.float32]
+DtmfMode = Literal["both", "in-band", "out-of-band"]
+
+# Level blocks carry one peak per 10 ms: fine enough for a waveform at 100 px per second.
+ENVELOPE_SAMPLES = ENGINE_RATE_HZ // 100
+# int16 full scale, the same convention as the engine's to_pcm16 and soundfile (x / 32768).
+PCM16_SCALE = 32768.0
+# Keypad tones the caller hears locally: the generator's default level and a 100 ms press
+# (dsp-anchors.md §2.1: 100 ms on / 100 ms off).
+KEY_TONE_S = 0.1
+# How long the drain thread blocks on the device queue before checking for stop.
+DRAIN_POLL_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class LevelBlock:
+    """Microphone level for the UI: peaks per 10 ms up to engine sample ``end_sample``."""
+
+    end_sample: int
+    peaks: FloatArray
+    rms_dbfs: float
+
+
+def quantize_pcm16(x: FloatArray) -> FloatArray:
+    """Round float samples to the 16-bit grid, as the saved caller.wav will hold them."""
+    q = np.clip(np.round(x * PCM16_SCALE), -32768, 32767)
+    return (q / PCM16_SCALE).astype(np.float32)
+
+
+class LiveSession:
+    """One live call on a microphone and a speaker, with its own engine thread."""
+
+    def __init__(
+        self,
+        microphone: InputDevice,
+        speaker: OutputDevice | None,
+        session_dir: Path,
+        options: CallOptions | None = None,
+    ) -> None:
+        self.microphone = microphone
+        self.speaker = speaker
+        self.session_dir = session_dir
+        # A seed makes ids and tokens reproducible, so a replay of the saved session has the
+        # same call and operation ids.
+        self.options = options or CallOptions(seed=secrets.randbelow(2**31))
+        self.recordings_dir = session_dir / "recordings"
+        # The same construction as ``callsim run`` (make_call), so that a saved session replays
+        # with the same configuration, ids and recording URIs pattern.
+        scenario = Scenario(session_dir / "scenario.toml", "live session", "", self.options)
+        self.call: Call = make_call(scenario, self.recordings_dir)
+        self.host = EngineHost(self.call, name="engine")
+        self.writer: RecordingWriter = attach_recording_writer(self.host, self.recordings_dir)
+        self.levels: queue.SimpleQueue[LevelBlock] = queue.SimpleQueue()
+        self._events: list[ev.Event] = []  # engine thread only
+        self.host.add_listener(self._on_engine_event)
+        self._heard: list[npt.NDArray[np.int16]] = []
+        self._heard_samples = 0
+        self._heard_lock = threading.Lock()
+        self._resampler = StreamResampler(microphone.rate_hz)
+        self._carry = np.zeros(0, dtype=np.float32)
+        self._stop = threading.Event()
+        self._drain = threading.Thread(target=self._drain_loop, name="mic-drain", daemon=True)
+        self._started = False
+        self._stopped = False
+        self.device_frames = 0  # microphone frames taken by the drain thread
+        self.error: BaseException | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> LiveSession:
+        """Start the engine, the speaker, the microphone and the drain thread."""
+        self.session_dir.mkdir(parents=True, exist_ok=True)
+        self.host.start()
+        if self.speaker is not None:
+            self.speaker.start()
+        self.microphone.start()
+        self._drain.start()
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop the devices, analyse what was heard (flush), close recordings, stop the engine."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.microphone.stop()
+        self._stop.set()
+        if self._drain.is_alive():
+            self._drain.join(5.0)
+        if self._started and self.host.running:
+            try:
+                self.host.flush().result(timeout=10.0)
+            except Exception as exc:  # the engine thread died: keep what was written
+                self.error = self.error or exc
+            self.host.stop()
+        if self.speaker is not None:
+            self.speaker.stop()
+        self.writer.close()
+
+    @property
+    def running(self) -> bool:
+        """True between start() and stop()."""
+        return self._started and not self._stopped
+
+    # -- inputs (any thread) ----------------------------------------------------------------
+
+    def subscribe(self) -> queue.SimpleQueue[ev.Event]:
+        """A queue of every engine event from now on."""
+        return self.host.subscribe()
+
+    def action(self, action: str, body: object) -> Future[ev.ActionResponse]:
+        """The bot sends ``action`` with ``body`` now."""
+        return self.host.action(action, body)
+
+    def press_key(self, key: str, mode: DtmfMode = "both", *, local_tone: bool = True) -> None:
+        """The caller presses ``key``: sent in band, out of band or both; heard locally."""
+        self.host.press_key(
+            key,
+            out_of_band=mode in ("both", "out-of-band"),
+            in_band=mode in ("both", "in-band"),
+            duration_s=KEY_TONE_S,
+        )
+        if local_tone and self.speaker is not None:
+            self.speaker.mixer.play(dtmf_tone(key, KEY_TONE_S), ENGINE_RATE_HZ, f"key:{key}")
+
+    def hang_up(self) -> None:
+        """The caller hangs up."""
+        self.host.hang_up("caller")
+
+    def play_local(self, samples: npt.ArrayLike, rate_hz: int, tag: str) -> None:
+        """Play audio to the caller's speaker only (replaying a take); not sent to the call."""
+        if self.speaker is not None:
+            self.speaker.mixer.play(samples, rate_hz, tag)
+
+    # -- state for the UI (plain reads of ints) ----------------------------------------------
+
+    @property
+    def call_id(self) -> str:
+        """The call's id."""
+        return self.call.call_id
+
+    @property
+    def fed_samples(self) -> int:
+        """Engine samples consumed so far (the engine's "now")."""
+        return self.host.fed_samples
+
+    @property
+    def heard_samples(self) -> int:
+        """Engine-rate samples taken from the microphone so far."""
+        return self._heard_samples
+
+    @property
+    def overflows(self) -> int:
+        """Input overflows reported by the microphone."""
+        return self.microphone.overflows
+
+    def settled(self, device_frames: int) -> bool:
+        """True once ``device_frames`` microphone frames are taken and fed to the engine."""
+        return self.device_frames >= device_frames and self.fed_samples == self.heard_samples
+
+    # -- saving -------------------------------------------------------------------------------
+
+    def snapshot(self, timeout_s: float = 10.0) -> SessionSnapshot:
+        """Everything needed to save the session, consistent at one engine instant."""
+
+        def take(call: Call) -> tuple[list[Any], int, list[ev.Event]]:
+            return list(call.input_log), call.fed_samples, list(self._events)
+
+        if self.host.running:
+            input_log, fed, events = self.host.submit(take).result(timeout=timeout_s)
+        else:
+            input_log, fed, events = take(self.call)
+        with self._heard_lock:
+            heard = np.concatenate(self._heard) if self._heard else np.zeros(0, dtype=np.int16)
+        audio = heard[:fed].astype(np.float32) / np.float32(PCM16_SCALE)
+        if len(audio) < fed:  # cannot happen: the drain keeps audio before feeding it
+            audio = np.concatenate([audio, np.zeros(fed - len(audio), dtype=np.float32)])
+        recordings = {
+            e.operation_id: self.writer.path_for(e.operation_id)
+            for e in events
+            if isinstance(e, ev.RecordingFinished)
+        }
+        return SessionSnapshot(
+            call_id=self.call.call_id,
+            options=self.options,
+            caller_audio=audio,
+            fed_samples=fed,
+            input_log=tuple((int(at), str(kind), dict(p)) for at, kind, p in input_log),
+            events=tuple(events),
+            recordings=recordings,
+        )
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def _on_engine_event(self, event: ev.Event) -> None:
+        # Engine thread: keep the log (not the audio chunks) and drive the speaker.
+        if isinstance(event, ev.RecordingChunk):
+            return
+        self._events.append(event)
+        if self.speaker is None:
+            return
+        if isinstance(event, ev.PlaybackStarted):
+            tag = f"{event.operation_id}:{event.what}"
+            self.speaker.mixer.play(event.samples, ENGINE_RATE_HZ, tag)
+        elif isinstance(event, ev.PlaybackEnded) and event.interrupted:
+            self.speaker.mixer.stop(f"{event.operation_id}:{event.what}")
+        elif isinstance(event, ev.CallEnded):
+            self.speaker.mixer.stop()
+
+    def _drain_loop(self) -> None:
+        """Drain thread: device blocks → 16 kHz → 16-bit → kept, levels, engine."""
+        try:
+            while not self._stop.is_set():
+                block = self.microphone.read(DRAIN_POLL_S)
+                if block is None:
+                    continue
+                self._consume(self._resampler.process(block))
+                self.device_frames += len(block)
+            # Whatever is still queued was heard before stop: take it too.
+            while (block := self.microphone.read(0.0)) is not None:
+                self._consume(self._resampler.process(block))
+            self._consume(self._resampler.flush())
+        except BaseException as exc:  # shown by the UI; the engine keeps what it has
+            self.error = exc
+            raise
+
+    def _consume(self, x: FloatArray) -> None:
+        if len(x) == 0:
+            return
+        x = quantize_pcm16(x)
+        pcm = np.round(x * PCM16_SCALE).astype(np.int16)
+        with self._heard_lock:
+            self._heard.append(pcm)
+            self._heard_samples += len(x)
+            end = self._heard_samples
+        self.levels.put(LevelBlock(end, self._envelope(x), rms_dbfs(x)))
+        self.host.feed(x)
+
+    def _envelope(self, x: FloatArray) -> FloatArray:
+        joined = np.concatenate([self._carry, x]) if len(self._carry) else x
+        n = len(joined) // ENVELOPE_SAMPLES
+        self._carry = joined[n * ENVELOPE_SAMPLES :].copy()
+        frames = np.abs(joined[: n * ENVELOPE_SAMPLES]).reshape(n, ENVELOPE_SAMPLES)
+        peaks: FloatArray = frames.max(axis=1).astype(np.float32)
+        peaks.flags.writeable = False
+        return peaks
+
+
+def drain_queue(q: queue.SimpleQueue[Any], limit: int = 10_000) -> list[Any]:
+    """Everything currently in ``q`` (at most ``limit`` items), without blocking."""
+    out: list[Any] = []
+    while len(out) < limit:
+        try:
+            out.append(q.get_nowait())
+        except queue.Empty:
+            break
+    return out

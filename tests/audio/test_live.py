@@ -1,0 +1,160 @@
+"""A live session on file-backed fake devices, and its save/replay round trip."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.audio.fake import FakeOutputDevice, FileInputDevice
+from app.audio.live import LiveSession, quantize_pcm16
+from app.audio.session_export import save_session
+from app.audio.wav import read_audio, read_engine_audio, write_wav
+from app.core import events as ev
+from app.core.clock import ENGINE_RATE_HZ
+from app.core.dsp.resample import resample_all
+from app.core.media import BEEP_FREQ_HZ, default_beep
+from app.scenario.model import CallOptions, load_scenario
+from app.scenario.runner import run_scenario
+from tests.support.waiting import wait_until
+
+SPEECH = Path(__file__).parents[1] / "data" / "speech" / "us_female_callback.wav"
+MIC_RATE_HZ = 48_000  # a typical sound card rate, so the session really resamples
+STEP_S = 0.05
+
+
+def _tone(freq_hz: float, seconds: float, rate_hz: int = ENGINE_RATE_HZ) -> np.ndarray:
+    t = np.arange(round(seconds * rate_hz)) / rate_hz
+    return (0.3 * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def _mic_track(lead_s: float, tail_s: float) -> np.ndarray:
+    speech = read_engine_audio(SPEECH)
+    track16 = np.concatenate(
+        [
+            np.zeros(round(lead_s * ENGINE_RATE_HZ), np.float32),
+            speech,
+            np.zeros(round(tail_s * ENGINE_RATE_HZ), np.float32),
+        ]
+    )
+    return resample_all(track16, ENGINE_RATE_HZ, MIC_RATE_HZ)
+
+
+def _run_session(tmp_path: Path, body: dict, *, keys: tuple[tuple[float, str], ...] = ()):
+    """Drive a session deterministically: action at 0, then audio (and keys) in steps."""
+    track = _mic_track(1.0, 4.0)
+    mic = FileInputDevice(track, rate_hz=MIC_RATE_HZ, realtime=False, block_frames=960)
+    speaker = FakeOutputDevice(ENGINE_RATE_HZ, realtime=False)
+    session = LiveSession(mic, speaker, tmp_path / "session", CallOptions(seed=1234)).start()
+    events = session.subscribe()
+    response = session.action("recordResponse", body).result(timeout=5)
+    assert response.status == 200, response.body
+    # Step through time like a sound card would, the speaker in step with the microphone.
+    pending = sorted(keys)
+    for step in range(round(len(track) / MIC_RATE_HZ / STEP_S)):
+        pumped = mic.pump(round(STEP_S * MIC_RATE_HZ))
+        wait_until(lambda n=pumped: session.settled(n), 10, "the engine to catch up")
+        speaker.pump(round(STEP_S * ENGINE_RATE_HZ))
+        while pending and pending[0][0] <= (step + 1) * STEP_S + 1e-9:
+            session.press_key(pending.pop(0)[1], "both")
+    session.stop()
+    got = []
+    while not events.empty():
+        got.append(events.get())
+    return session, speaker, got
+
+
+def test_live_session_ends_with_max_silence_after_speech(tmp_path: Path) -> None:
+    prompt = tmp_path / "prompt.wav"
+    write_wav(prompt, _tone(440.0, 0.5))
+    body = {
+        "prompts": [
+            {"@odata.type": "#microsoft.graph.mediaPrompt", "mediaInfo": {"uri": str(prompt)}}
+        ],
+        "playBeep": True,
+        "maxSilenceTimeoutInSeconds": 2,
+        "initialSilenceTimeoutInSeconds": 5,
+        "maxRecordDurationInSeconds": 30,
+    }
+    session, speaker, got = _run_session(tmp_path, body)
+    ended = [e for e in got if isinstance(e, ev.OperationEnded)]
+    assert [(e.status, e.code, e.subcode) for e in ended] == [("completed", 200, 8509)]
+    speech_end = [e for e in got if isinstance(e, ev.SpeechEnded)][-1]
+    assert ended[0].sample_index == speech_end.sample_index + 2 * ENGINE_RATE_HZ
+    # The speech clip starts 1.0 s into the track and its last word ends at sample 54720.
+    assert abs(speech_end.sample_index - (16000 + 54720)) <= 2 * 320
+
+    # The speaker got the prompt, then the beep; it lags the engine by its look-ahead and
+    # the resampler's delay (about 0.15 s), never by more than a few steps.
+    played = speaker.played()
+    prompt_start = int(np.flatnonzero(played)[0]) - 1  # both clips open on sin(0) = 0
+    assert 0 < prompt_start < 0.3 * ENGINE_RATE_HZ
+    expected = read_engine_audio(prompt)
+    assert np.allclose(played[prompt_start : prompt_start + 8000], expected, atol=1e-6)
+    after = played[prompt_start + 8000 :]
+    beep_start = int(np.flatnonzero(after)[0]) - 1
+    assert beep_start < 3 * STEP_S * ENGINE_RATE_HZ
+    beep = default_beep()
+    assert np.allclose(after[beep_start : beep_start + len(beep)], beep, atol=1e-6)
+    spectrum = np.abs(np.fft.rfft(after[beep_start : beep_start + len(beep)]))
+    assert np.argmax(spectrum) * ENGINE_RATE_HZ / len(beep) == pytest.approx(BEEP_FREQ_HZ, abs=5)
+
+    # The recording was written live and holds the capture (from the end of the beep).
+    finished = next(e for e in got if isinstance(e, ev.RecordingFinished))
+    data, rate = read_audio(session.writer.path_for(finished.operation_id))
+    assert rate == ENGINE_RATE_HZ and len(data) == finished.total_samples > 0
+
+
+def test_saved_session_replays_to_the_same_endings(tmp_path: Path) -> None:
+    body = {
+        "playBeep": True,
+        "maxSilenceTimeoutInSeconds": 3,
+        "initialSilenceTimeoutInSeconds": 5,
+        "maxRecordDurationInSeconds": 30,
+        "stopTones": ["#"],
+        "clientContext": "round-trip",
+    }
+    session, _, got = _run_session(tmp_path, body, keys=((2.5, "5"), (4.1, "#")))
+    snapshot = session.snapshot()
+    saved = save_session(snapshot, tmp_path / "saved")
+
+    # caller.wav is what the engine heard, bit for bit.
+    heard = read_engine_audio(saved.caller_wav)
+    assert len(heard) == snapshot.fed_samples
+    assert np.array_equal(heard, quantize_pcm16(heard))
+    doc = tomllib.loads(saved.scenario.read_text("utf-8"))
+    assert [c.get("dtmf") for c in doc["caller"] if "dtmf" in c] == ["5", "#"]
+
+    replay = run_scenario(load_scenario(saved.scenario), tmp_path / "replay")
+    live_end = [e for e in got if isinstance(e, ev.OperationEnded)]
+    replay_end = replay.endings
+    assert [e.subcode for e in live_end] == [8514]
+    assert live_end == replay_end  # same sample, ids, codes, recording length
+    live_keys = [(e.sample_index, e.key) for e in got if isinstance(e, ev.KeyPressed)]
+    assert live_keys == [
+        (e.sample_index, e.key) for e in replay.events if isinstance(e, ev.KeyPressed)
+    ]
+
+    # The exported JSON is the runner's serialisation of the engine's own events.
+    lines = (saved.folder / "events.jsonl").read_text("utf-8").splitlines()
+    exported = [json.loads(line) for line in lines]
+    assert exported == snapshot.records()
+    live_notes = [e.payload for e in got if isinstance(e, ev.Notification)]
+    replay_notes = [e.payload for e in replay.events if isinstance(e, ev.Notification)]
+    strip = _without_recording_location
+    assert [strip(n) for n in live_notes] == [strip(n) for n in replay_notes]
+    requests = json.loads((saved.folder / "requests.json").read_text())
+    assert requests[0]["body"] == body and requests[0]["url"].endswith("/recordResponse")
+
+
+def _without_recording_location(envelope: dict) -> dict:
+    # The replay writes its recordings into its own folder, so only the location differs.
+    text = json.dumps(envelope)
+    for item in envelope["value"]:
+        data = item.get("resourceData", {})
+        if data.get("recordingLocation"):
+            text = text.replace(data["recordingLocation"], "<location>")
+    return json.loads(text)
