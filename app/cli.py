@@ -65,10 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from app.server.cli import serve_command
 
-        return serve_command(args)
+        return int(serve_command(args))
     from app.ui.app import run_gui
 
-    return run_gui(getattr(args, "settings", None))
+    return int(run_gui(getattr(args, "settings", None)))
 
 
 if __name__ == "__main__":

@@ -23,8 +23,10 @@ sys.path.insert(0, str(ROOT.parent))
 from app.core.media import default_beep  # noqa: E402
 
 PROMPTS = {
-    "welcome.wav": ("en-us+f3", "Thanks for calling. After the beep, please say your name, "
-                    "then press pound."),
+    "welcome.wav": (
+        "en-us+f3",
+        "Thanks for calling. After the beep, please say your name, then press pound.",
+    ),
     "leave-message.wav": ("en-gb", "Please leave a short message after the tone."),
 }
 CALLER = {
@@ -50,13 +52,16 @@ def main() -> None:
     sf.write(str(ROOT / "beep.wav"), default_beep(), 16_000, subtype="PCM_16")
     for name, (voice, text) in PROMPTS.items():
         data, rate = speak(voice, text)
-        sf.write(str(ROOT / "prompts" / name), soxr.resample(data, rate, 16_000), 16_000,
-                 subtype="PCM_16")
+        sf.write(
+            str(ROOT / "prompts" / name),
+            soxr.resample(data, rate, 16_000),
+            16_000,
+            subtype="PCM_16",
+        )
     audio = ROOT / "scenarios" / "audio"
     for name, (voice, text, out_rate) in CALLER.items():
         data, rate = speak(voice, text)
-        sf.write(str(audio / name), soxr.resample(data, rate, out_rate), out_rate,
-                 subtype="PCM_16")
+        sf.write(str(audio / name), soxr.resample(data, rate, out_rate), out_rate, subtype="PCM_16")
     # Broken prompts for the failure scenarios: wrong format (8 kHz stereo) and not audio.
     data, rate = speak("en-us", "This prompt has the wrong format.")
     stereo = np.stack([soxr.resample(data, rate, 8_000)] * 2, axis=1)

@@ -12,14 +12,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def callsim(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app", *args], cwd=cwd, capture_output=True, text=True,
+        [sys.executable, "-m", "app", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
 
 def test_run_writes_outputs_and_prints_endings(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = callsim("run", str(ROOT / "resources/scenarios/8509-max-silence.toml"), "--out", str(out))
+    proc = callsim(
+        "run", str(ROOT / "resources/scenarios/8509-max-silence.toml"), "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     assert "200/8509 maxSilenceTimeout" in proc.stdout
     lines = (out / "events.jsonl").read_text().splitlines()

@@ -15,7 +15,7 @@ from app.session import EngineHost, PacedFeeder, attach_recording_writer
 from tests.core.helpers import record_body, track
 
 
-def wait_for(q: "queue.SimpleQueue[ev.Event]", kind: type, timeout_s: float = 10.0) -> list[ev.Event]:
+def wait_for(q: queue.SimpleQueue[ev.Event], kind: type, timeout_s: float = 10.0) -> list[ev.Event]:
     seen: list[ev.Event] = []
     while True:
         event = q.get(timeout=timeout_s)

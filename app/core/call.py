@@ -64,6 +64,10 @@ LOOKAHEAD_SAMPLES = 5 * FRAME_SAMPLES
 # from the VAD (dsp-anchors.md §3.4: WebRTC VAD flags DTMF as speech).
 DTMF_MASK_MARGIN_SAMPLES = 204
 
+# Recording chunks are emitted every 100 ms of committed audio (DESIGN.md §3: a crash loses
+# at most one block).
+COMMIT_SAMPLES = 1600
+
 ACTIONS = ("recordResponse", "playPrompt", "cancelMediaProcessing", "subscribeToTone")
 
 
@@ -171,6 +175,9 @@ class Call:
         self._endpointer = Endpointer()
         self._dtmf = DtmfDetector(ENGINE_RATE_HZ) if self.config.in_band_detection else None
         self._resampler: StreamResampler | None = None
+        self._pending: list[FloatArray] = []
+        self._pending_samples = 0
+        self._pending_rate_hz = ENGINE_RATE_HZ
         self._audio = _AudioBuffer()
         self._fed = 0
         self._judged = 0
@@ -219,17 +226,38 @@ class Call:
         """Feed the caller's next audio block (any rate, channels, dtype, block size)."""
         if self.ended:
             return
+        if self._pending_rate_hz != rate_hz:
+            self._process_pending()
+            self._pending_rate_hz = rate_hz
+        block = to_mono_float32(samples)
+        self._pending.append(block.copy() if block.base is not None else block)
+        self._pending_samples += len(block)
+        # Small device blocks are gathered to ~50 ms before the DSP runs: per-call overhead of
+        # resampler, detector and frame loop, not arithmetic, is what costs at 10-20 ms blocks.
+        # Any stamped input (key, action, hang-up) processes them first, so stamps stay exact.
+        if self._pending_samples * 20 >= rate_hz:
+            self._process_pending()
+
+    def _process_pending(self) -> None:
+        """Resample and analyse the gathered input blocks."""
+        if not self._pending:
+            return
+        rate_hz = self._pending_rate_hz
+        block = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        self._pending = []
+        self._pending_samples = 0
         if self._resampler is None or self._resampler.in_rate_hz != rate_hz:
             if self._resampler is not None:
                 self._append(self._resampler.flush())
             self._resampler = StreamResampler(rate_hz)
-        self._append(self._resampler.process(samples))
+        self._append(self._resampler.process(block))
         self._advance(flush=False)
 
     def feed_no_media(self, n_samples: int) -> None:
         """Let ``n_samples`` of time pass with no media from the caller (network loss)."""
         if self.ended or n_samples <= 0:
             return
+        self._process_pending()
         self.input_log.append((self._fed, "no_media", {"samples": n_samples}))
         self._no_media.append((self._fed, self._fed + n_samples))
         self._append(np.zeros(n_samples, dtype=np.float32), mix=False)
@@ -244,10 +272,19 @@ class Call:
         key = key.upper()
         if len(key) != 1 or key not in "0123456789*#ABCD":
             raise ValueError(f"not a DTMF key: {key!r}")
+        self._process_pending()
         at = self._fed
         self.input_log.append(
-            (at, "key", {"key": key, "out_of_band": out_of_band, "in_band": in_band,
-                         "duration_s": duration_s})
+            (
+                at,
+                "key",
+                {
+                    "key": key,
+                    "out_of_band": out_of_band,
+                    "in_band": in_band,
+                    "duration_s": duration_s,
+                },
+            )
         )
         if in_band:
             self._inject.append((at, dtmf_tone(key, duration_s)))
@@ -266,6 +303,7 @@ class Call:
         """A bot action now: validate, answer synchronously, apply at the current sample."""
         request_id = request_id or self._new_id()
         client_request_id = client_request_id or request_id
+        self._process_pending()
         at = self._fed
         if not self.ended:
             raw = body.decode("utf-8", "replace") if isinstance(body, bytes | bytearray) else body
@@ -321,12 +359,14 @@ class Call:
         """End the call now; everything fed so far is analysed first."""
         if self.ended:
             return
+        self._process_pending()
         self.input_log.append((self._fed, "hangup", {"by": by}))
         self._inputs.append((self._fed, self._next_seq(), "hangup", by))
         self._advance(flush=True)
 
     def flush(self) -> None:
         """End of input: analyse everything fed so far without waiting for look-ahead."""
+        self._process_pending()
         if self._resampler is not None:
             self._append(self._resampler.flush())
         self._advance(flush=True)
@@ -373,8 +413,8 @@ class Call:
         self._audio.append(x)
         self._fed += len(x)
         if self._dtmf is not None:
-            for tone in self._dtmf.process(x):
-                self._on_in_band_tone(tone)
+            for detected in self._dtmf.process(x):
+                self._on_in_band_tone(detected)
 
     def _on_in_band_tone(self, tone: DtmfTone) -> None:
         if tone.end_sample is None:
@@ -417,7 +457,9 @@ class Call:
             kind in ("recordResponse", "playPrompt") for _, _, kind, _ in self._inputs
         )
         if isinstance(request, RecordResponseRequest):
-            status = "running" if (request.barge_in_allowed or not busy) else "notStarted"
+            status: Literal["running", "notStarted"] = (
+                "running" if (request.barge_in_allowed or not busy) else "notStarted"
+            )
             return payloads.record_operation(
                 operation_id=op_id,
                 status=status,
@@ -476,8 +518,10 @@ class Call:
         self._audio.drop_before(max(0, keep_from))
 
     def _judge_frame(self, a: int, b: int, is_speech: bool | None) -> None:
-        """Process the frame [a, b): inputs, phases, VAD edges, endings, recording commits."""
-        self._run_until(a)
+        """Process the frame [a, b): VAD edges, then inputs, phases, endings, commits.
+
+        Everything at samples < a was settled by the previous frame's ``_run_until``.
+        """
         op = self._queue[0] if self._queue else None
         if (
             isinstance(op, RecordOperation)
@@ -499,10 +543,7 @@ class Call:
             hi = (end if end is not None else self._fed) + DTMF_MASK_MARGIN_SAMPLES
             if a < hi and b > lo:
                 return True
-        for start, end in self._no_media:
-            if a < end and b > start:
-                return True
-        return False
+        return any(a < end and b > start for start, end in self._no_media)
 
     def _on_speech_edge(self, op: RecordOperation, edge: SpeechEdge) -> None:
         if edge.kind == "start":
@@ -588,6 +629,15 @@ class Call:
         the deadline is still unconfirmed is *undecided*: nothing after it may be finalised.
         """
         assert op.request is not None and op.capture_start is not None
+        safe = b - DTMF_MASK_MARGIN_SAMPLES
+        # Fast path (most frames): no timer due, no key, no media gap -> just commit.
+        if (
+            not self._keys
+            and not self._no_media
+            and all(t.deadline > b for t in op.timers.values())
+        ):
+            self._commit(op, safe)
+            return None
         candidates: list[tuple[int, int, Ending]] = []
         undecided: int | None = None
         stop_tones = op.request.stop_tones
@@ -624,8 +674,7 @@ class Call:
         if media_end is not None:
             p = ENDING_PRIORITY[Ending.MEDIA_RECEIVE_TIMEOUT]
             candidates.append((media_end, p, Ending.MEDIA_RECEIVE_TIMEOUT))
-        # Hold back one DTMF block: a tone starting just after b may still trim it.
-        safe = b - DTMF_MASK_MARGIN_SAMPLES
+        # Hold back one DTMF block (``safe``): a tone starting just after b may still trim it.
         if not candidates:
             self._commit(op, min(safe, undecided) if undecided is not None else safe)
             return None
@@ -637,10 +686,14 @@ class Call:
             op.trim_to = None
         return at, ending
 
-    def _commit(self, op: RecordOperation, upto: int) -> None:
-        """Emit recording samples of ``op`` up to ``upto`` (they can no longer be trimmed)."""
+    def _commit(self, op: RecordOperation, upto: int, *, final: bool = False) -> None:
+        """Emit recording samples of ``op`` up to ``upto`` (they can no longer be trimmed).
+
+        Chunks are emitted every COMMIT_SAMPLES (100 ms) so a crash loses at most that much,
+        and at the end (``final``).
+        """
         upto = min(upto, self._judged, self._fed)
-        if upto <= op.committed_upto:
+        if upto <= op.committed_upto or (not final and upto - op.committed_upto < COMMIT_SAMPLES):
             return
         samples = self._audio.view(op.committed_upto, upto)
         self._emit(ev.RecordingChunk(op.committed_upto, op.operation_id, to_pcm16(samples)))
@@ -648,6 +701,8 @@ class Call:
 
     def _release_keys(self, b: int) -> None:
         """Emit key presses whose merge window has passed (so every source is known)."""
+        if not self._keys and not self._tone_spans and not self._no_media:
+            return
         for press in self._keys:
             if press.emitted:
                 continue
@@ -708,7 +763,7 @@ class Call:
         self._queue.append(op)
 
     def _cancel_all(self, at: int) -> None:
-        """cancelMediaProcessing / barge-in: the running and every queued op fail 8508 (§9.2, §6.5)."""
+        """cancelMediaProcessing / barge-in: running and queued ops fail 8508 (§9.2, §6.5)."""
         for op in list(self._queue):
             self._finish(op, Ending.CANCELLED, at, advance_queue=False)
         self._queue = []
@@ -817,7 +872,7 @@ class Call:
                     self._emit(ev.TimerStopped(at, op.operation_id, timer.name))
             op.timers = {}
             if op.phase == "capture":
-                self._commit(op, op.trim_to if op.trim_to is not None else at)
+                self._commit(op, op.trim_to if op.trim_to is not None else at, final=True)
                 assert op.capture_start is not None
                 recording_samples = op.committed_upto - op.capture_start
                 delivered = result.status == "completed"
@@ -901,7 +956,7 @@ class Call:
             if isinstance(op, RecordOperation) and op.phase == "capture":
                 for timer in op.timers.values():
                     self._emit(ev.TimerStopped(at, op.operation_id, timer.name))
-                self._commit(op, at)
+                self._commit(op, at, final=True)
                 assert op.capture_start is not None
                 n = op.committed_upto - op.capture_start
                 self._emit(ev.RecordingFinished(at, op.operation_id, n, False, ""))

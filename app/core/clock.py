@@ -13,7 +13,7 @@ FRAME_SAMPLES = 320
 
 def seconds_to_samples(seconds: float, rate_hz: int = ENGINE_RATE_HZ) -> int:
     """Convert seconds to a whole number of samples (rounded to nearest)."""
-    return int(round(seconds * rate_hz))
+    return round(seconds * rate_hz)
 
 
 def samples_to_seconds(samples: int, rate_hz: int = ENGINE_RATE_HZ) -> float:

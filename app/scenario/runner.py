@@ -24,6 +24,7 @@ from app.core import events as ev
 from app.core.call import Call, CallConfig
 from app.core.clock import ENGINE_RATE_HZ, seconds_to_samples
 from app.core.timeline import Timeline
+from app.core.vad.base import DEFAULT_CLASSIFIER
 from app.scenario.model import BotEntry, CallerEntry, Scenario, ScenarioError
 from app.scenario.output import sorted_records, write_json, write_jsonl
 
@@ -87,9 +88,9 @@ def _timed_entries(scenario: Scenario) -> list[tuple[int, int, str, Any]]:
     """Entries as (sample, order, kind, payload), expanding key strings into single presses."""
     items: list[tuple[int, int, str, Any]] = []
     order = 0
-    for entry in scenario.bot:
+    for bot in scenario.bot:
         order += 1
-        items.append((seconds_to_samples(entry.at_s), order, "bot", entry))
+        items.append((seconds_to_samples(bot.at_s), order, "bot", bot))
     for entry in scenario.caller:
         order += 1
         at = seconds_to_samples(entry.at_s)
@@ -115,11 +116,11 @@ def make_call(scenario: Scenario, recordings_dir: Path | None) -> Call:
     else:
         kwargs["wall_clock_s"] = time.time
     config = CallConfig(
+        vad=options.vad or DEFAULT_CLASSIFIER,
         lenient_prompts=options.lenient_prompts,
         hangup_delivers_recording=options.hangup_delivers_recording,
         media_timeout_s=options.media_timeout_s,
         in_band_detection=options.in_band_detection,
-        **({"vad": options.vad} if options.vad else {}),
     )
 
     def location(operation_id: str) -> str:

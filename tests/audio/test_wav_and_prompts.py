@@ -40,7 +40,7 @@ def test_empty_recording_is_still_a_valid_wav(tmp_path: Path) -> None:
 def test_unreadable_audio_file_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not a wav")
-    with pytest.raises(AudioFileError, match="bad.wav: not a readable audio file"):
+    with pytest.raises(AudioFileError, match=r"bad\.wav: not a readable audio file"):
         read_audio(bad)
     with pytest.raises(AudioFileError, match="no such file"):
         read_audio(tmp_path / "none.wav")
@@ -59,7 +59,11 @@ def test_loads_relative_paths_and_file_uris(tmp_path: Path, prompt_wav: Path) ->
         loaded = load(uri)
         assert isinstance(loaded, LoadedPrompt), uri
         assert (loaded.rate_hz, loaded.channels, loaded.subtype, loaded.container) == (
-            16000, 1, "PCM_16", "WAV")
+            16000,
+            1,
+            "PCM_16",
+            "WAV",
+        )
         assert len(loaded.samples) == 8000
     missing = load("prompts/none.wav")
     assert isinstance(missing, PromptLoadError) and missing.kind == "download"
@@ -73,7 +77,7 @@ def http_server(prompt_wav: Path) -> Iterator[str]:
     release = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             if self.path == "/hello.wav":
                 self.send_response(200)
                 self.send_header("Content-Type", "audio/wav")

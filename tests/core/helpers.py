@@ -41,8 +41,10 @@ def track(*parts: tuple[str, float]) -> np.ndarray:
     """Concatenate ("v", seconds) voice and ("s", seconds) silence parts over a noise floor."""
     pieces = []
     for i, (kind, seconds) in enumerate(parts):
-        piece = voice(seconds, seed=10 + i) if kind == "v" else np.zeros(
-            seconds_to_samples(seconds), np.float32
+        piece = (
+            voice(seconds, seed=10 + i)
+            if kind == "v"
+            else np.zeros(seconds_to_samples(seconds), np.float32)
         )
         pieces.append(piece)
     x = np.concatenate(pieces)
@@ -70,9 +72,7 @@ class Run:
         return [n.payload for n in self.of(ev.Notification)]
 
     def recording(self, operation_id: str) -> np.ndarray:
-        chunks = [
-            c.pcm16 for c in self.of(ev.RecordingChunk) if c.operation_id == operation_id
-        ]
+        chunks = [c.pcm16 for c in self.of(ev.RecordingChunk) if c.operation_id == operation_id]
         return np.frombuffer(b"".join(chunks), dtype="<i2")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -193,8 +195,11 @@ def test_key_heard_in_band_and_out_of_band_counts_once() -> None:
 def test_tone_sequence_ids_increase_per_key() -> None:
     call = new_call()
     call.action("subscribeToTone", {})
-    presses = [(0.5 + 0.3 * i, (lambda k: lambda c: c.press_key(k, in_band=True))(k))
-               for i, k in enumerate("1*#D")]
+
+    def press(key: str) -> Callable[[Call], None]:
+        return lambda c: c.press_key(key, in_band=True)
+
+    presses = [(0.5 + 0.3 * i, press(k)) for i, k in enumerate("1*#D")]
     run = feed_all(call, noise(3.0), at=presses)
     infos = [n["value"][0]["resourceData"]["toneInfo"] for n in run.notifications()]
     assert [i["sequenceId"] for i in infos] == [1, 2, 3, 4]
@@ -257,8 +262,14 @@ def test_barge_in_cancels_the_playing_prompt_and_starts_at_once() -> None:
     run = feed_all(
         call,
         noise(4.0),
-        at=[(1.0, lambda c: c.action("recordResponse", record_body(
-            bargeInAllowed=True, maxRecordDurationInSeconds=1)))],
+        at=[
+            (
+                1.0,
+                lambda c: c.action(
+                    "recordResponse", record_body(bargeInAllowed=True, maxRecordDurationInSeconds=1)
+                ),
+            )
+        ],
     )
     cancelled, recorded = run.endings
     assert cancelled.operation_id == play.operation_id and cancelled.subcode == 8508
@@ -390,8 +401,7 @@ def test_results_do_not_depend_on_block_size(block: int) -> None:
 
     def once(block_samples: int) -> tuple[list[tuple[str, int, str]], bytes]:
         call = new_call()
-        call.action("recordResponse", record_body(maxSilenceTimeoutInSeconds=2,
-                                                  stopTones=["9"]))
+        call.action("recordResponse", record_body(maxSilenceTimeoutInSeconds=2, stopTones=["9"]))
         run = feed_all(call, audio, block=block_samples)
         pcm = b"".join(c.pcm16 for c in run.of(ev.RecordingChunk))
         return _records(run.events), pcm

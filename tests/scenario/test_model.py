@@ -26,10 +26,10 @@ def write(tmp_path: Path, text: str) -> Path:
         ('[[bot]]\naction = "record"\n', "[[bot]] #1", "'action' must be one of"),
         ('[[bot]]\naction = "playPrompt"\nwhen = 2\n', "[[bot]] #1", "unknown key 'when'"),
         ('[[caller]]\nat = 1\naudio = "missing.wav"\n', "[[caller]] #1", "'missing.wav' not found"),
-        ('[[caller]]\nat = -1\nhangup = true\n', "[[caller]] #1", "'at' must be >= 0"),
+        ("[[caller]]\nat = -1\nhangup = true\n", "[[caller]] #1", "'at' must be >= 0"),
         ('[[caller]]\ndtmf = "1x"\n', "[[caller]] #1", "'x'"),
         ('[[caller]]\ndtmf = "1"\nmode = "loud"\n', "[[caller]] #1", "'mode' must be one of"),
-        ('[[caller]]\nat = 1\n', "[[caller]] #1", "exactly one of"),
+        ("[[caller]]\nat = 1\n", "[[caller]] #1", "exactly one of"),
         ('[call]\nvad = "magic"\n[[caller]]\nhangup = true\n', "[call]", "'vad' must be one of"),
         ("", "top level", "no [[bot]] or [[caller]]"),
     ],
@@ -56,7 +56,7 @@ def test_unreadable_caller_audio_is_a_broken_scenario(tmp_path: Path) -> None:
 def test_clips_of_any_rate_and_several_dtmf_modes(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     t = np.arange(int(1.0 * 44100)) / 44100
-    speech = (0.3 * np.sin(2 * np.pi * 180 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)))
+    speech = 0.3 * np.sin(2 * np.pi * 180 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
     stereo = np.stack([speech, speech + rng.normal(0, 1e-4, len(t))], axis=1)
     sf.write(str(tmp_path / "a.wav"), stereo, 44100, subtype="FLOAT")
     path = write(
@@ -89,7 +89,9 @@ dtmf = "#"
     result = run_scenario(load_scenario(path), tmp_path / "out")
     keys = [(r["key"], r["sources"], r["t"]) for r in result.records if r["kind"] == "key"]
     assert [k[:2] for k in keys] == [
-        ("1", ["outOfBand"]), ("2", ["outOfBand"]), ("3", ["inBand"]),
+        ("1", ["outOfBand"]),
+        ("2", ["outOfBand"]),
+        ("3", ["inBand"]),
         ("#", ["inBand", "outOfBand"]),
     ]
     assert keys[1][2] == 2.2  # "12" is spaced by on + off = 0.2 s

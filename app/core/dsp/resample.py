@@ -1,4 +1,4 @@
-"""Streaming conversion of any caller audio (rate, channels, dtype) to the engine's 16 kHz mono float32."""
+"""Streaming conversion of any caller audio (rate, channels, dtype) to 16 kHz mono float32."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ _INT16_SCALE = 32768.0
 
 
 def to_mono_float32(samples: npt.ArrayLike) -> FloatArray:
-    """Return ``samples`` as a 1-D float32 array in [-1, 1], averaging channels if there are several."""
+    """Return ``samples`` as 1-D float32 in [-1, 1], averaging channels if there are several."""
     x = np.asarray(samples)
     if x.dtype == np.int16:
         x = x.astype(np.float32) / _INT16_SCALE
@@ -31,13 +31,13 @@ def to_mono_float32(samples: npt.ArrayLike) -> FloatArray:
 
 
 def to_pcm16(samples: FloatArray) -> bytes:
-    """Float [-1, 1] samples to little-endian PCM16 bytes, clipped (the recording format, spec §7)."""
+    """Float [-1, 1] samples to little-endian PCM16 bytes, clipped (recording format, §7)."""
     clipped = np.clip(np.round(samples * _INT16_SCALE), -32768, 32767).astype("<i2")
     return clipped.tobytes()
 
 
 class StreamResampler:
-    """Resamples a stream fed in blocks of any size to ENGINE_RATE_HZ; output is sample-exact in total."""
+    """Resamples a stream fed in blocks of any size to ENGINE_RATE_HZ (exact in total length)."""
 
     def __init__(self, in_rate_hz: int, out_rate_hz: int = ENGINE_RATE_HZ) -> None:
         if in_rate_hz <= 0:
