@@ -1,0 +1,253 @@
+"""The fake caller of a served call: who speaks, presses keys and hangs up on the caller's side.
+
+A served call gets its caller from a ``CallerFactory`` when it becomes established. Headless, the
+caller is scripted (a scenario's ``[[caller]]`` entries, a WAV, or silence) and fed in real time
+(or ``speed`` times faster) by one shared ``CallerPacer`` thread, so 50 calls cost one feeding
+thread, not 50. The GUI supplies its own factory that attaches the live microphone and keypad.
+Script times count from the moment the call became established (engine sample 0: nothing is
+fed before that).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from app.audio.wav import read_engine_audio
+from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES
+from app.scenario.model import CallerEntry, Scenario
+from app.scenario.runner import _timed_entries, caller_track
+from app.session import EngineHost
+
+if TYPE_CHECKING:
+    from app.server.calls import ServerCall
+
+FloatArray = npt.NDArray[np.float32]
+
+# One tick per 20 ms engine frame: a live microphone delivers blocks of about this size too.
+PACER_TICK_S = FRAME_SAMPLES / ENGINE_RATE_HZ
+
+
+class Caller(Protocol):
+    """The caller's side of one served call."""
+
+    def start(self) -> None:
+        """The call is established: begin feeding ``call.host`` (must not block)."""
+        ...
+
+    def stop(self) -> None:
+        """The call ended or the server stops: stop feeding (may block briefly)."""
+        ...
+
+
+CallerFactory = Callable[["ServerCall"], Caller]
+
+
+@dataclass(frozen=True)
+class ScriptAction:
+    """A caller action at ``sample`` (from establishment): a key, a media gap, or hang-up."""
+
+    sample: int
+    kind: str  # "key", "no_media", "hangup"
+    key: str = ""
+    out_of_band: bool = True
+    in_band: bool = True
+    duration_s: float = 0.1
+    no_media_samples: int = 0
+
+
+@dataclass(frozen=True)
+class CallerScript:
+    """What a scripted caller does: one 16 kHz track plus timed actions, then silence."""
+
+    name: str
+    track: FloatArray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))
+    actions: tuple[ScriptAction, ...] = ()
+
+    @classmethod
+    def silence(cls) -> CallerScript:
+        """A caller who says nothing and never hangs up."""
+        return cls("silence")
+
+    @classmethod
+    def from_wav(cls, path: Path) -> CallerScript:
+        """A caller who plays ``path`` (any rate) from the start, then stays silent."""
+        return cls(f"WAV {path.name}", read_engine_audio(path))
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> CallerScript:
+        """The scenario's ``[[caller]]`` entries; its ``[[bot]]`` entries are the real bot's job."""
+        actions: list[ScriptAction] = []
+        # The same expansion as `callsim run` (a "dtmf" string becomes one press per key).
+        for at, _, kind, payload in _timed_entries(scenario):
+            if kind == "key":
+                key, entry = payload
+                assert isinstance(entry, CallerEntry)
+                actions.append(
+                    ScriptAction(
+                        at,
+                        "key",
+                        key=key,
+                        out_of_band=entry.dtmf_mode in ("both", "out-of-band"),
+                        in_band=entry.dtmf_mode in ("both", "in-band"),
+                        duration_s=entry.dtmf_on_s,
+                    )
+                )
+            elif kind == "no_media":
+                actions.append(ScriptAction(at, "no_media", no_media_samples=int(payload)))
+            elif kind == "hangup":
+                actions.append(ScriptAction(at, "hangup"))
+        return cls(f"scenario {scenario.name}", caller_track(scenario), tuple(actions))
+
+
+class ScriptedCaller:
+    """Plays a ``CallerScript`` into one host, paced by a ``CallerPacer``."""
+
+    def __init__(
+        self, host: EngineHost, script: CallerScript, pacer: CallerPacer, *, speed: float = 1.0
+    ) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self.host = host
+        self.script = script
+        self.pacer = pacer
+        self.speed = speed
+        self.position = 0  # samples fed (or skipped by a media gap) so far
+        self.done = False  # hung up: nothing more is fed
+        self._next_action = 0
+        self._t0: float | None = None
+
+    def start(self) -> None:
+        """Begin feeding (registers with the pacer)."""
+        self._t0 = time.monotonic()
+        self.pacer.add(self)
+
+    def stop(self) -> None:
+        """Stop feeding."""
+        self.pacer.remove(self)
+
+    def due_samples(self, now: float) -> int:
+        """How many samples should have been fed by ``now`` (monotonic seconds)."""
+        assert self._t0 is not None
+        return int((now - self._t0) * ENGINE_RATE_HZ * self.speed)
+
+    def advance(self, due: int) -> None:
+        """Feed up to sample ``due``, applying each action exactly at its sample (pacer thread)."""
+        actions = self.script.actions
+        track = self.script.track
+        while not self.done:
+            if (
+                self._next_action < len(actions)
+                and actions[self._next_action].sample <= self.position
+            ):
+                self._apply(actions[self._next_action])
+                self._next_action += 1
+                continue
+            if self.position >= due:
+                return
+            end = due
+            if self._next_action < len(actions):
+                end = min(end, actions[self._next_action].sample)
+            block = track[self.position : end]
+            if len(block) < end - self.position:
+                block = np.concatenate(
+                    [block, np.zeros(end - self.position - len(block), dtype=np.float32)]
+                )
+            self.host.feed(np.array(block, dtype=np.float32, copy=True))
+            self.position = end
+
+    def _apply(self, action: ScriptAction) -> None:
+        if action.kind == "key":
+            self.host.press_key(
+                action.key,
+                out_of_band=action.out_of_band,
+                in_band=action.in_band,
+                duration_s=action.duration_s,
+            )
+        elif action.kind == "no_media":
+            self.host.feed_no_media(action.no_media_samples)
+            self.position += action.no_media_samples
+        elif action.kind == "hangup":
+            self.host.hang_up("caller")
+            self.done = True
+
+
+class CallerPacer:
+    """One thread that feeds every registered scripted caller in real time (× its speed)."""
+
+    def __init__(self, tick_s: float = PACER_TICK_S) -> None:
+        self.tick_s = tick_s
+        self._callers: list[ScriptedCaller] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.max_lag_s = 0.0  # worst lateness of a tick seen so far (a load indicator)
+
+    def add(self, caller: ScriptedCaller) -> None:
+        """Start pacing ``caller`` (starts the thread on first use)."""
+        with self._lock:
+            self._callers.append(caller)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="caller-pacer", daemon=True)
+                self._thread.start()
+
+    def remove(self, caller: ScriptedCaller) -> None:
+        """Stop pacing ``caller``."""
+        with self._lock:
+            if caller in self._callers:
+                self._callers.remove(caller)
+
+    def stop(self) -> None:
+        """Stop the thread (callers stay registered but are no longer fed)."""
+        with self._lock:
+            self._stop = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join(2.0)
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        while True:
+            with self._lock:
+                if self._stop:
+                    return
+                callers = list(self._callers)
+            now = time.monotonic()
+            self.max_lag_s = max(self.max_lag_s, now - next_tick)
+            for caller in callers:
+                caller.advance(caller.due_samples(now))
+                if caller.done:
+                    self.remove(caller)
+            next_tick += self.tick_s
+            if next_tick < now:  # fell behind (a loaded machine): do not try to catch up in bursts
+                next_tick = now + self.tick_s
+            self._wake.wait(max(0.0, next_tick - time.monotonic()))
+
+
+def scripted_caller_factory(
+    script: CallerScript, pacer: CallerPacer, *, speed: float = 1.0
+) -> CallerFactory:
+    """A factory giving every served call a caller that plays ``script``."""
+
+    def make(call: ServerCall) -> Caller:
+        return ScriptedCaller(call.host, script, pacer, speed=speed)
+
+    return make
+
+
+def describe_script(script: CallerScript) -> dict[str, Any]:
+    """A one-glance summary of a script for the start-up banner."""
+    return {
+        "name": script.name,
+        "audioSeconds": round(len(script.track) / ENGINE_RATE_HZ, 3),
+        "actions": len(script.actions),
+    }

@@ -1,0 +1,816 @@
+"""The local Graph-compatible endpoint: CallSim plays the cloud for a calling bot.
+
+A bot points its Graph base URL at ``{base_url}/v1.0`` (or ``/beta``) and uses the documented
+calls API: create or answer a call, run recordResponse and its neighbours, download the
+recording, hang up. Each call gets its own engine (``EngineHost``, one thread) whose events
+become the notifications POSTed to the bot's callbackUri (``Notifier``). The aiohttp server and
+the notification client share one asyncio event loop on a thread of its own; ``start()``
+returns once the socket listens, so a GUI or a test can use ``base_url`` at once.
+
+Routes (each under ``/v1.0`` and ``/beta``; ``/beta/app/calls/...`` is the deprecated alias,
+graph-spec.md §1.1; every action also as ``microsoft.graph.<action>``):
+
+    POST   /communications/calls                          create (201 + call)
+    GET    /communications/calls/{id}                     the call
+    DELETE /communications/calls/{id}                     bot hangs up (204)
+    POST   /communications/calls/{id}/answer | reject     incoming calls (202)
+    POST   /communications/calls/{id}/keepAlive           200
+    POST   /communications/calls/{id}/recordResponse | playPrompt | cancelMediaProcessing |
+                                  subscribeToTone         200 + Location + operation (§2)
+    GET    /communications/calls/{id}/operations/{op}     the operation's current JSON
+    GET    /recordings/{op}                               the WAV, with the bearer token (§7)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from app.audio.prompts import make_prompt_loader
+from app.core import events as ev
+from app.core.call import ACTIONS as MEDIA_ACTIONS
+from app.core.call import Call, CallConfig
+from app.graph import payloads
+from app.graph.errors import GraphError, error_body, graph_date, new_request_id
+from app.graph.requests import ACTION_NAMESPACE_PREFIX, parse_json_body
+from app.server.call_requests import (
+    AnswerRequest,
+    MediaConfig,
+    check_url,
+    parse_answer,
+    parse_create_call,
+    parse_reject,
+)
+from app.server.caller import CallerFactory, CallerPacer, CallerScript, scripted_caller_factory
+from app.server.calls import ServerCall
+from app.server.events import (
+    CallAdded,
+    CallState,
+    CallStateChanged,
+    EngineEvent,
+    RequestLogged,
+    ServerEvent,
+)
+from app.server.notifier import DeliveryRecord, Notifier, NotifyOptions
+from app.server.recordings import DEFAULT_RECORDING_TTL_S, RecordingStore
+from app.session import EngineHost, attach_recording_writer
+
+log = logging.getLogger(__name__)
+
+VERSIONS = ("v1.0", "beta")  # graph-spec.md §1.1: v1.0 and beta prefixes
+# A bot placing a call hears "establishing" at once and "established" when the fake caller
+# picks up, this long after (the real ring time depends on the callee) [I].
+DEFAULT_ANSWER_DELAY_S = 0.5
+# call-answer.md: "The current timeout value is 15 seconds for regular scenarios."
+DEFAULT_RING_TIMEOUT_S = 15.0
+# graph-spec.md §9.3: keepAlive at least every 45 minutes or the call ends.
+DEFAULT_KEEPALIVE_TIMEOUT_S = 45 * 60.0
+# The engine answers an action in microseconds; longer means its thread is stuck.
+ENGINE_ANSWER_TIMEOUT_S = 10.0
+# On stop, notifications still in flight get this long before they are dropped.
+STOP_GRACE_S = 1.0
+
+CALL_ACTIONS = ("answer", "reject", "keepAlive")
+_ACTION_NAMES = {name.lower(): name for name in (*MEDIA_ACTIONS, *CALL_ACTIONS)}
+# Graph errors for HTTP-level failures (unknown path, wrong method, body too large).
+_HTTP_ERROR_CODES = {
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "RequestEntityTooLarge",
+    415: "UnsupportedMediaType",
+}
+
+
+class GraphServer:
+    """A local stand-in for ``graph.microsoft.com`` calls: start(), base_url, stop()."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        caller_factory: CallerFactory | None = None,
+        recordings_dir: Path | None = None,
+        recording_ttl_s: float = DEFAULT_RECORDING_TTL_S,
+        on_event: Callable[[ServerEvent], None] | None = None,
+        call_config: CallConfig | None = None,
+        prompt_base_dir: Path | None = None,
+        answer_delay_s: float = DEFAULT_ANSWER_DELAY_S,
+        ring_timeout_s: float = DEFAULT_RING_TIMEOUT_S,
+        keepalive_timeout_s: float = DEFAULT_KEEPALIVE_TIMEOUT_S,
+        notify: NotifyOptions | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._pacer: CallerPacer | None = None
+        if caller_factory is None:
+            self._pacer = CallerPacer()
+            caller_factory = scripted_caller_factory(CallerScript.silence(), self._pacer)
+        self._caller_factory = caller_factory
+        self._own_recordings_dir = recordings_dir is None
+        self._recordings_dir = recordings_dir
+        self.recording_ttl_s = recording_ttl_s
+        self._on_event = on_event
+        self._call_config = call_config or CallConfig()
+        self._prompt_loader = make_prompt_loader(prompt_base_dir)
+        self.answer_delay_s = answer_delay_s
+        self.ring_timeout_s = ring_timeout_s
+        self.keepalive_timeout_s = keepalive_timeout_s
+        self._notifier = Notifier(notify, on_record=self._emit)
+        self._recordings = RecordingStore(delete_expired_files=recordings_dir is None)
+        self._calls: dict[str, ServerCall] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._base_url = ""
+
+    # ------------------------------------------------------------------ lifecycle (any thread)
+
+    def start(self, timeout_s: float = 10.0) -> GraphServer:
+        """Start the event-loop thread; return once the socket listens (raises if it cannot)."""
+        if self._recordings_dir is None:
+            self._recordings_dir = Path(tempfile.mkdtemp(prefix="callsim-recordings-"))
+        self._thread = threading.Thread(target=self._thread_main, name="graph-server", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise TimeoutError(f"the Graph endpoint did not start within {timeout_s:g} s")
+        if self._start_error is not None:
+            raise self._start_error
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """End every live call, give notifications a moment, close the socket and the thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or not thread.is_alive():
+            return
+        future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+        try:
+            future.result(timeout_s)
+        except Exception:  # stop() must always stop; the log says what went wrong
+            log.exception("Graph endpoint shutdown failed")
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout_s)
+        if self._pacer is not None:
+            self._pacer.stop()
+        if self._own_recordings_dir and self._recordings_dir is not None:
+            shutil.rmtree(self._recordings_dir, ignore_errors=True)
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` (valid after start())."""
+        return self._base_url
+
+    def graph_base_url(self, version: str = "v1.0") -> str:
+        """The Graph base URL a bot should use: ``{base_url}/v1.0`` or ``{base_url}/beta``."""
+        return f"{self._base_url}/{version}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where recordings are written (``<dir>/<call id>/<operation id>.wav``)."""
+        assert self._recordings_dir is not None, "start() first"
+        return self._recordings_dir
+
+    @property
+    def running(self) -> bool:
+        """True while the event-loop thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def calls(self) -> list[ServerCall]:
+        """Every call so far, ended ones included, oldest first (a snapshot)."""
+        return list(self._calls.values())
+
+    def call(self, call_id: str) -> ServerCall | None:
+        """The call with this id (any GUID form), or None."""
+        return self._calls.get(payloads.canonical_id(call_id))
+
+    def incoming_call(
+        self,
+        callback_uri: str,
+        *,
+        caller_display_name: str = "CallSim caller",
+        caller_phone: str = "+15550100",
+        tenant_id: str | None = None,
+        timeout_s: float = 5.0,
+    ) -> ServerCall:
+        """Offer an incoming call to the bot at ``callback_uri`` (thread-safe; not on the loop).
+
+        The bot is POSTed a ``created`` notification with ``state: incoming`` and answers with
+        ``POST .../answer`` (or rejects it) within the ring timeout.
+        """
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("start() the server first")
+        future = asyncio.run_coroutine_threadsafe(
+            self._incoming(callback_uri, caller_display_name, caller_phone, tenant_id), loop
+        )
+        return future.result(timeout_s)
+
+    def run_on_loop(self, fn: Callable[[], Any], timeout_s: float = 5.0) -> Any:
+        """Run ``fn()`` on the server's event loop and return its result (thread-safe)."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("start() the server first")
+
+        async def call() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout_s)
+
+    # ------------------------------------------------------------------ the loop thread
+
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._startup())
+        except BaseException as exc:  # reported to start()'s caller
+            self._start_error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _startup(self) -> None:
+        await self._notifier.open()
+        app = web.Application(middlewares=[self._middleware])
+        self._add_routes(app)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            await self._notifier.close(0)
+            raise
+        self._runner = runner
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        port = sockets[0].getsockname()[1] if sockets else self.port
+        self.port = int(port)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self._base_url = f"http://{host}:{self.port}"
+
+    async def _shutdown(self) -> None:
+        live = [c for c in self._calls.values() if c.state != "terminated"]
+        for call in live:
+            call.host.hang_up("caller")
+        deadline = time.monotonic() + STOP_GRACE_S
+        while any(c.state != "terminated" for c in live) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await self._notifier.close(STOP_GRACE_S)
+        for call in self._calls.values():
+            for name in list(call.timers):
+                call.cancel_timer(name)
+        await asyncio.gather(
+            *(asyncio.to_thread(self._stop_call_threads, c) for c in self._calls.values())
+        )
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @staticmethod
+    def _stop_call_threads(call: ServerCall) -> None:
+        if call.caller is not None:
+            call.caller.stop()
+        call.host.stop()
+
+    def _emit(self, event: ServerEvent) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception:  # a broken observer must not break the endpoint
+            log.exception("on_event callback failed")
+
+    # ------------------------------------------------------------------ calls
+
+    def _new_call(
+        self,
+        *,
+        direction: str,
+        state: CallState,
+        callback_uri: str,
+        media_config: MediaConfig | None,
+        modalities: tuple[str, ...],
+        echoed: dict[str, Any],
+    ) -> ServerCall:
+        call_id = payloads.new_id()
+        config = replace(self._call_config, graph_base_url=self.graph_base_url("v1.0"))
+        base = self._base_url
+        core = Call(
+            config,
+            call_id=call_id,
+            prompt_loader=self._prompt_loader,
+            recording_location=lambda op_id: f"{base}/recordings/{op_id}",
+        )
+        host = EngineHost(core, name=f"engine-{call_id[:8]}")
+        assert self._recordings_dir is not None
+        call_dir = self._recordings_dir / call_id
+        call = ServerCall(
+            call_id=call_id,
+            direction="incoming" if direction == "incoming" else "outgoing",
+            state=state,
+            callback_uri=callback_uri,
+            media_config=media_config,
+            modalities=modalities,
+            echoed=echoed,
+            host=host,
+            recordings_dir=call_dir,
+        )
+        # The writer is attached first, so a recording's file is closed before the
+        # notification announcing it reaches the loop.
+        attach_recording_writer(host, call_dir)
+        host.add_listener(self._engine_listener(call))
+        host.start()
+        self._calls[call_id] = call
+        self._emit(CallAdded(call_id, call.direction, callback_uri, time.time()))
+        return call
+
+    def _engine_listener(self, call: ServerCall) -> Callable[[ev.Event], None]:
+        """A listener run on the call's engine thread: hands events to the loop, nothing more."""
+        loop = self._loop
+        assert loop is not None
+
+        def on_engine_event(event: ev.Event) -> None:
+            if isinstance(event, ev.RecordingChunk):
+                return
+            with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to tell
+                loop.call_soon_threadsafe(self._on_engine_event, call, event)
+
+        return on_engine_event
+
+    def _on_engine_event(self, call: ServerCall, event: ev.Event) -> None:
+        if isinstance(event, ev.Notification):
+            self._register_recordings(call, event)
+            self._notifier.enqueue(
+                call.call_id,
+                call.callback_uri,
+                event.payload_json,
+                summary=event.summary,
+                sample_index=event.sample_index,
+            )
+        elif isinstance(event, ev.CallEnded):
+            self._ended(call, f"{event.by} hung up")
+        self._emit(EngineEvent(call.call_id, event))
+
+    def _register_recordings(self, call: ServerCall, event: ev.Notification) -> None:
+        """Remember the download token of every recording a notification delivers."""
+        for item in event.payload.get("value", []):
+            data = item.get("resourceData") if isinstance(item, dict) else None
+            if not isinstance(data, dict):
+                continue
+            if data.get("@odata.type") != payloads.RECORD_OPERATION_TYPE:
+                continue
+            op_id, token = data.get("id"), data.get("recordingAccessToken")
+            if isinstance(op_id, str) and isinstance(token, str) and token:
+                path = call.recordings_dir / f"{op_id}.wav"
+                self._recordings.add(payloads.canonical_id(op_id), call.call_id, path, token)
+
+    def _set_state(self, call: ServerCall, state: CallState, reason: str) -> None:
+        call.state = state
+        self._emit(CallStateChanged(call.call_id, state, reason, time.time()))
+
+    def _notify_state(self, call: ServerCall, change_type: str, resource: dict[str, Any]) -> None:
+        """Queue a call-state notification made by the server (not by the engine)."""
+        envelope = payloads.call_state_changed(
+            call.call_id,
+            "created" if change_type == "created" else "updated",
+            resource,
+            legacy_resource=self._call_config.legacy_resource,
+        )
+        self._notifier.enqueue(
+            call.call_id,
+            call.callback_uri,
+            json.dumps(envelope),
+            summary=f"call {resource.get('state', '')}",
+        )
+
+    def _begin_establishing(self, call: ServerCall) -> None:
+        self._set_state(
+            call, "establishing", "placed" if call.direction == "outgoing" else "answered"
+        )
+        self._notify_state(
+            call, "updated", payloads.call_resource(call_id=call.call_id, state="establishing")
+        )
+        loop = asyncio.get_running_loop()
+        call.timers["establish"] = loop.call_later(self.answer_delay_s, self._establish, call)
+
+    def _establish(self, call: ServerCall) -> None:
+        call.timers.pop("establish", None)
+        if call.state != "establishing" or call.gone:
+            return
+        self._set_state(call, "established", "caller picked up")
+        call.established_wall_s = time.time()
+        self._notify_state(
+            call,
+            "updated",
+            payloads.call_resource(
+                call_id=call.call_id, state="established", direction=call.direction
+            ),
+        )
+        self._reset_keepalive(call)
+        try:
+            call.caller = self._caller_factory(call)
+            call.caller.start()
+        except Exception:
+            log.exception("the caller of call %s could not start; it stays silent", call.call_id)
+
+    def _reset_keepalive(self, call: ServerCall) -> None:
+        call.cancel_timer("keepalive")
+        loop = asyncio.get_running_loop()
+        call.timers["keepalive"] = loop.call_later(
+            self.keepalive_timeout_s, self._end_by_service, call, "no keepAlive (8537)"
+        )
+
+    def _end_by_service(self, call: ServerCall, why: str) -> None:
+        if call.gone:
+            return
+        log.info("call %s ends: %s", call.call_id, why)
+        call.released = True
+        call.host.hang_up("caller")
+
+    def _ended(self, call: ServerCall, reason: str) -> None:
+        if call.state == "terminated":
+            return
+        for name in list(call.timers):
+            call.cancel_timer(name)
+        call.ended_wall_s = time.time()
+        self._set_state(call, "terminated", reason)
+        loop = asyncio.get_running_loop()
+        call.timers["expire"] = loop.call_later(
+            self.recording_ttl_s, self._recordings.expire_call, call.call_id
+        )
+        task = loop.create_task(asyncio.to_thread(self._stop_call_threads, call))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _incoming(
+        self, callback_uri: str, display_name: str, phone: str, tenant_id: str | None
+    ) -> ServerCall:
+        try:
+            check_url(callback_uri, "callback_uri")
+        except GraphError as err:
+            raise ValueError(err.message) from None
+        echoed: dict[str, Any] = {
+            "source": {
+                "@odata.type": "#microsoft.graph.participantInfo",
+                "identity": {
+                    "@odata.type": "#microsoft.graph.identitySet",
+                    "phone": {
+                        "@odata.type": "#microsoft.graph.identity",
+                        "id": phone,
+                        "displayName": display_name,
+                    },
+                },
+                "languageId": "en-US",
+            },
+        }
+        if tenant_id is not None:
+            echoed["tenantId"] = tenant_id
+        call = self._new_call(
+            direction="incoming",
+            state="incoming",
+            callback_uri=callback_uri,
+            media_config=None,
+            modalities=("audio",),
+            echoed=echoed,
+        )
+        self._emit(CallStateChanged(call.call_id, "incoming", "offered to the bot", time.time()))
+        self._notify_state(call, "created", call.resource())
+        loop = asyncio.get_running_loop()
+        call.timers["ring"] = loop.call_later(
+            self.ring_timeout_s, self._end_by_service, call, "not answered within the ring timeout"
+        )
+        return call
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/", self._handle_info)
+        app.router.add_get("/recordings/{op_id}", self._handle_recording)
+        roots = [f"/{v}/communications/calls" for v in VERSIONS] + ["/beta/app/calls"]
+        for root in roots:
+            app.router.add_post(root, self._handle_create)
+            app.router.add_get(root + "/{call_id}", self._handle_get_call)
+            app.router.add_delete(root + "/{call_id}", self._handle_delete_call)
+            app.router.add_post(root + "/{call_id}/{action}", self._handle_action)
+            app.router.add_get(root + "/{call_id}/operations/{op_id}", self._handle_operation)
+
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        start = time.perf_counter()
+        request["request_id"] = new_request_id()
+        request["client_request_id"] = (
+            request.headers.get("client-request-id") or request["request_id"]
+        )
+        try:
+            response = await handler(request)
+        except GraphError as err:
+            response = self._error(request, err)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            code = _HTTP_ERROR_CODES.get(exc.status, "BadRequest")
+            message = {
+                404: f"Resource not found for the path '{request.path}'.",
+                405: f"The HTTP method {request.method} is not allowed for '{request.path}'.",
+            }.get(exc.status, exc.reason)
+            response = self._error(request, GraphError(exc.status, code, message))
+            allow = exc.headers.get("Allow")
+            if allow:
+                response.headers["Allow"] = allow
+        except Exception as exc:  # never let one request take the endpoint down
+            log.exception("unexpected error answering %s %s", request.method, request.path)
+            internal = GraphError(500, "UnknownError", f"Unknown internal server error ({exc}).")
+            response = self._error(request, internal)
+        self._emit(
+            RequestLogged(
+                request.method,
+                request.path,
+                response.status,
+                (time.perf_counter() - start) * 1000.0,
+                request.get("call_id"),
+                time.time(),
+            )
+        )
+        return response
+
+    def _ids(self, request: web.Request) -> dict[str, str]:
+        return {
+            "request-id": request["request_id"],
+            "client-request-id": request["client_request_id"],
+        }
+
+    def _error(self, request: web.Request, err: GraphError) -> web.Response:
+        body = error_body(
+            err,
+            request_id=request["request_id"],
+            client_request_id=request["client_request_id"],
+            date=graph_date(time.time()),
+        )
+        return web.Response(
+            status=err.status,
+            text=json.dumps(body),
+            content_type="application/json",
+            headers=self._ids(request),
+        )
+
+    @staticmethod
+    def _version(request: web.Request) -> str:
+        return "beta" if request.path.startswith("/beta/") else "v1.0"
+
+    def _live_call(self, request: web.Request) -> ServerCall:
+        raw_id = request.match_info["call_id"]
+        call = self._calls.get(payloads.canonical_id(raw_id))
+        if call is None or call.gone:
+            raise GraphError(
+                404, "NotFound", f"Call '{raw_id[:80]}' was not found; it may have ended."
+            )
+        request["call_id"] = call.call_id
+        return call
+
+    async def _read_json(self, request: web.Request) -> object:
+        return parse_json_body(await request.read())
+
+    async def _handle_info(self, request: web.Request) -> web.Response:
+        body = {
+            "name": "CallSim local Graph endpoint",
+            "graphBaseUrl": {v: self.graph_base_url(v) for v in VERSIONS},
+            "calls": sum(1 for c in self._calls.values() if c.state != "terminated"),
+        }
+        return web.json_response(body, headers=self._ids(request))
+
+    async def _handle_create(self, request: web.Request) -> web.Response:
+        req = parse_create_call(await self._read_json(request))
+        call = self._new_call(
+            direction="outgoing",
+            state="establishing",
+            callback_uri=req.callback_uri,
+            media_config=req.media_config,
+            modalities=req.requested_modalities,
+            echoed=req.echoed,
+        )
+        request["call_id"] = call.call_id
+        self._begin_establishing(call)
+        version = self._version(request)
+        body = call.resource()
+        body["@odata.context"] = (
+            f"{self.graph_base_url(version)}/$metadata#communications/calls/$entity"
+        )
+        return web.Response(
+            status=201,
+            text=json.dumps(body),
+            content_type="application/json",
+            headers={
+                "Location": f"{self.graph_base_url(version)}{payloads.call_path(call.call_id)}",
+                **self._ids(request),
+            },
+        )
+
+    async def _handle_get_call(self, request: web.Request) -> web.Response:
+        call = self._live_call(request)
+        return web.Response(
+            text=json.dumps(call.resource()),
+            content_type="application/json",
+            headers=self._ids(request),
+        )
+
+    async def _handle_delete_call(self, request: web.Request) -> web.Response:
+        call = self._live_call(request)
+        call.released = True
+        for name in ("establish", "ring", "keepalive"):
+            call.cancel_timer(name)
+        call.host.hang_up("bot")
+        return web.Response(status=204, headers=self._ids(request))
+
+    async def _handle_operation(self, request: web.Request) -> web.Response:
+        call = self._live_call(request)
+        raw_op = request.match_info["op_id"]
+        op_id = payloads.canonical_id(raw_op)
+        resource = await self._engine(call.host.submit(lambda c: c.operation_resource(op_id)))
+        if resource is None:
+            raise GraphError(
+                404, "NotFound", f"Operation '{raw_op[:80]}' was not found on this call."
+            )
+        return web.Response(
+            text=json.dumps(resource), content_type="application/json", headers=self._ids(request)
+        )
+
+    async def _handle_action(self, request: web.Request) -> web.Response:
+        call = self._live_call(request)
+        segment = request.match_info["action"]
+        name = segment
+        if name.lower().startswith(ACTION_NAMESPACE_PREFIX):
+            name = name[len(ACTION_NAMESPACE_PREFIX) :]
+        action = _ACTION_NAMES.get(name.lower())
+        if action is None:
+            raise GraphError(
+                400,
+                "BadRequest",
+                f"Resource not found for the segment '{segment[:80]}'; supported actions are: "
+                f"{', '.join(sorted(_ACTION_NAMES.values()))}.",
+            )
+        raw = await request.read()
+        if action == "answer":
+            return self._answer(request, call, parse_answer(parse_json_body(raw)))
+        if action == "reject":
+            return self._reject(request, call, raw)
+        if action == "keepAlive":
+            if call.state not in ("establishing", "established"):
+                raise _not_established(call, action)
+            self._reset_keepalive(call)
+            return web.Response(status=200, headers=self._ids(request))
+        if call.state != "established":
+            raise _not_established(call, action)
+        if not call.service_hosted:
+            raise GraphError(
+                400,
+                "BadRequest",
+                f"Invalid media mode (8500): {action} needs a call created or answered with "
+                "serviceHostedMediaConfig; this call uses appHostedMediaConfig.",
+            )
+        response: ev.ActionResponse = await self._engine(
+            call.host.action(
+                action,
+                raw,
+                request_id=request["request_id"],
+                client_request_id=request["client_request_id"],
+                date=graph_date(time.time()),
+            )
+        )
+        headers = response.headers_dict
+        if response.operation_id is not None and "Location" in headers:
+            # Location follows the version the bot called (graph-spec.md §2).
+            headers["Location"] = payloads.operation_location(
+                self.graph_base_url(self._version(request)), call.call_id, response.operation_id
+            )
+        return web.Response(
+            status=response.status, body=response.body_json.encode("utf-8"), headers=headers
+        )
+
+    def _answer(self, request: web.Request, call: ServerCall, req: AnswerRequest) -> web.Response:
+        if call.direction != "incoming":
+            raise GraphError(
+                405,
+                "MethodNotAllowed",
+                "answer applies to incoming calls only; this call was placed by the bot.",
+            )
+        if call.state != "incoming":
+            raise GraphError(
+                409,
+                "Conflict",
+                f"Action not valid in the current call state (8585): the call is {call.state}.",
+            )
+        call.cancel_timer("ring")
+        if req.callback_uri is not None:
+            call.callback_uri = req.callback_uri
+        call.media_config = req.media_config
+        call.modalities = req.accepted_modalities
+        self._begin_establishing(call)
+        return web.Response(status=202, headers=self._ids(request))
+
+    def _reject(self, request: web.Request, call: ServerCall, raw: bytes) -> web.Response:
+        req = parse_reject(parse_json_body(raw))
+        if call.direction != "incoming":
+            raise GraphError(
+                405,
+                "MethodNotAllowed",
+                "reject applies to incoming calls only; use DELETE to end a call the bot placed.",
+            )
+        if call.state != "incoming":
+            raise GraphError(
+                409,
+                "Conflict",
+                f"Action not valid in the current call state (8585): the call is {call.state}; "
+                "use DELETE to end an answered call.",
+            )
+        call.cancel_timer("ring")
+        if req.callback_uri is not None:
+            call.callback_uri = req.callback_uri
+        call.released = True
+        call.host.hang_up("bot")
+        return web.Response(status=202, headers=self._ids(request))
+
+    async def _engine(self, future: Any) -> Any:
+        """Await an EngineHost future without blocking the loop (bounded)."""
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), ENGINE_ANSWER_TIMEOUT_S)
+        except TimeoutError:
+            raise GraphError(
+                500,
+                "UnknownError",
+                "Unknown internal server error (the call's engine is not answering).",
+            ) from None
+
+    async def _handle_recording(self, request: web.Request) -> web.Response:
+        raw_op = request.match_info["op_id"].removesuffix(".wav")
+        entry = self._recordings.get(payloads.canonical_id(raw_op))
+        if entry is None:
+            raise GraphError(
+                404,
+                "NotFound",
+                f"Recording '{raw_op[:80]}' was not found: unknown, not delivered, or expired "
+                "after its call ended.",
+            )
+        request["call_id"] = entry.call_id
+        if not self._recordings.authorized(entry, request.headers.get("Authorization")):
+            response = self._error(
+                request,
+                GraphError(
+                    401,
+                    "InvalidAuthenticationToken",
+                    "Access token is missing or invalid: send 'Authorization: Bearer "
+                    "<recordingAccessToken>' from the operation's notification.",
+                ),
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="CallSim recordings"'
+            return response
+        try:
+            data = await asyncio.to_thread(entry.path.read_bytes)
+        except OSError:
+            raise GraphError(404, "NotFound", f"Recording '{raw_op[:80]}' is gone.") from None
+        return web.Response(
+            body=data,
+            headers={"Content-Type": "application/octet-stream", **self._ids(request)},
+        )
+
+
+def _not_established(call: ServerCall, action: str) -> GraphError:
+    return GraphError(
+        409,
+        "Conflict",
+        f"Call not established (8501): {action} needs an established call; this call is "
+        f"{call.state}. Wait for the 'established' notification.",
+    )
+
+
+__all__ = ["DeliveryRecord", "GraphServer", "NotifyOptions", "ServerCall"]
