@@ -82,6 +82,12 @@ ENGINE_ANSWER_TIMEOUT_S = 10.0
 # On stop, notifications still in flight get this long before they are dropped.
 STOP_GRACE_S = 1.0
 
+# Per-request storage keys: aiohttp >= 3.14 wants typed keys (a str key warns).
+_KeyType: Any = getattr(web, "RequestKey", None)
+REQUEST_ID: Any = _KeyType("request_id", str) if _KeyType else "request_id"
+CLIENT_REQUEST_ID: Any = _KeyType("client_request_id", str) if _KeyType else "client_request_id"
+CALL_ID: Any = _KeyType("call_id", str) if _KeyType else "call_id"
+
 CALL_ACTIONS = ("answer", "reject", "keepAlive")
 _ACTION_NAMES = {name.lower(): name for name in (*MEDIA_ACTIONS, *CALL_ACTIONS)}
 # Graph errors for HTTP-level failures (unknown path, wrong method, body too large).
@@ -153,12 +159,12 @@ class GraphServer:
             raise self._start_error
         return self
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """End every live call, give notifications a moment, close the socket and the thread."""
+    def stop(self, timeout_s: float = 10.0, *, grace_s: float = STOP_GRACE_S) -> None:
+        """End every live call, give notifications ``grace_s``, close the socket and the thread."""
         loop, thread = self._loop, self._thread
         if loop is None or thread is None or not thread.is_alive():
             return
-        future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+        future = asyncio.run_coroutine_threadsafe(self._shutdown(grace_s), loop)
         try:
             future.result(timeout_s)
         except Exception:  # stop() must always stop; the log says what went wrong
@@ -278,14 +284,14 @@ class GraphServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         self._base_url = f"http://{host}:{self.port}"
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, grace_s: float) -> None:
         live = [c for c in self._calls.values() if c.state != "terminated"]
         for call in live:
             call.host.hang_up("caller")
-        deadline = time.monotonic() + STOP_GRACE_S
+        deadline = time.monotonic() + grace_s
         while any(c.state != "terminated" for c in live) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        await self._notifier.close(STOP_GRACE_S)
+        await self._notifier.close(max(0.0, deadline - time.monotonic()))
         for call in self._calls.values():
             for name in list(call.timers):
                 call.cancel_timer(name)
@@ -528,10 +534,8 @@ class GraphServer:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         start = time.perf_counter()
-        request["request_id"] = new_request_id()
-        request["client_request_id"] = (
-            request.headers.get("client-request-id") or request["request_id"]
-        )
+        request[REQUEST_ID] = new_request_id()
+        request[CLIENT_REQUEST_ID] = request.headers.get("client-request-id") or request[REQUEST_ID]
         try:
             response = await handler(request)
         except GraphError as err:
@@ -558,7 +562,7 @@ class GraphServer:
                 request.path,
                 response.status,
                 (time.perf_counter() - start) * 1000.0,
-                request.get("call_id"),
+                request.get(CALL_ID),
                 time.time(),
             )
         )
@@ -566,15 +570,15 @@ class GraphServer:
 
     def _ids(self, request: web.Request) -> dict[str, str]:
         return {
-            "request-id": request["request_id"],
-            "client-request-id": request["client_request_id"],
+            "request-id": request[REQUEST_ID],
+            "client-request-id": request[CLIENT_REQUEST_ID],
         }
 
     def _error(self, request: web.Request, err: GraphError) -> web.Response:
         body = error_body(
             err,
-            request_id=request["request_id"],
-            client_request_id=request["client_request_id"],
+            request_id=request[REQUEST_ID],
+            client_request_id=request[CLIENT_REQUEST_ID],
             date=graph_date(time.time()),
         )
         return web.Response(
@@ -595,7 +599,7 @@ class GraphServer:
             raise GraphError(
                 404, "NotFound", f"Call '{raw_id[:80]}' was not found; it may have ended."
             )
-        request["call_id"] = call.call_id
+        request[CALL_ID] = call.call_id
         return call
 
     async def _read_json(self, request: web.Request) -> object:
@@ -619,7 +623,7 @@ class GraphServer:
             modalities=req.requested_modalities,
             echoed=req.echoed,
         )
-        request["call_id"] = call.call_id
+        request[CALL_ID] = call.call_id
         self._begin_establishing(call)
         version = self._version(request)
         body = call.resource()
@@ -702,8 +706,8 @@ class GraphServer:
             call.host.action(
                 action,
                 raw,
-                request_id=request["request_id"],
-                client_request_id=request["client_request_id"],
+                request_id=request[REQUEST_ID],
+                client_request_id=request[CLIENT_REQUEST_ID],
                 date=graph_date(time.time()),
             )
         )
@@ -781,7 +785,7 @@ class GraphServer:
                 f"Recording '{raw_op[:80]}' was not found: unknown, not delivered, or expired "
                 "after its call ended.",
             )
-        request["call_id"] = entry.call_id
+        request[CALL_ID] = entry.call_id
         if not self._recordings.authorized(entry, request.headers.get("Authorization")):
             response = self._error(
                 request,
@@ -794,12 +798,12 @@ class GraphServer:
             )
             response.headers["WWW-Authenticate"] = 'Bearer realm="CallSim recordings"'
             return response
-        try:
-            data = await asyncio.to_thread(entry.path.read_bytes)
-        except OSError:
-            raise GraphError(404, "NotFound", f"Recording '{raw_op[:80]}' is gone.") from None
-        return web.Response(
-            body=data,
+        if not entry.path.is_file():
+            raise GraphError(404, "NotFound", f"Recording '{raw_op[:80]}' is gone.")
+        # Streamed from the file (a 2-minute recording is ~3.8 MB): graph-spec.md §7 shows
+        # chunked application/octet-stream.
+        return web.FileResponse(
+            entry.path,
             headers={"Content-Type": "application/octet-stream", **self._ids(request)},
         )
 

@@ -1,0 +1,115 @@
+"""Scripted callers: scenario entries become exact-sample actions on a real engine."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core import events as ev
+from app.core.call import Call
+from app.scenario.model import load_scenario
+from app.server.caller import CallerPacer, CallerScript, ScriptAction, ScriptedCaller
+from app.session import EngineHost
+from tests.server.support import SHORT_SPEECH
+
+
+def write_scenario(tmp_path: Path) -> Path:
+    path = tmp_path / "caller.toml"
+    path.write_text(
+        f"""
+name = "scripted"
+[[bot]]
+at = 0.0
+action = "recordResponse"
+body = {{ stopTones = ["#"] }}
+[[caller]]
+at = 0.5
+audio = "{SHORT_SPEECH.as_posix()}"
+[[caller]]
+at = 3.0
+dtmf = "1#"
+mode = "out-of-band"
+on = 0.05
+off = 0.05
+[[caller]]
+at = 3.5
+no_media = 0.25
+[[caller]]
+at = 4.0
+hangup = true
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_scenario_caller_entries_become_actions_and_bot_entries_are_dropped(
+    tmp_path: Path,
+) -> None:
+    script = CallerScript.from_scenario(load_scenario(write_scenario(tmp_path)))
+    assert [(a.sample, a.kind, a.key) for a in script.actions] == [
+        (48000, "key", "1"),
+        (49600, "key", "#"),  # one press per key, on + off apart
+        (56000, "no_media", ""),
+        (64000, "hangup", ""),
+    ]
+    assert script.actions[0].out_of_band and not script.actions[0].in_band
+    assert script.actions[2].no_media_samples == 4000
+    assert len(script.track) == 8000 + 34656  # 0.5 s lead + the clip
+
+
+def test_actions_land_on_their_exact_samples_whatever_the_pacing(tmp_path: Path) -> None:
+    script = CallerScript.from_scenario(load_scenario(write_scenario(tmp_path)))
+    host = EngineHost(Call()).start()
+    events = host.subscribe()
+    caller = ScriptedCaller(host, script, CallerPacer())
+    # Irregular ticks, as a loaded machine would deliver them.
+    for due in (100, 777, 20000, 48001, 49000, 60000, 100000):
+        caller.advance(due)
+    assert caller.done
+    assert caller.position == 64000
+    host.stop()
+    seen = []
+    while not events.empty():
+        seen.append(events.get())
+    keys = [(e.key, e.sample_index) for e in seen if isinstance(e, ev.KeyPressed)]
+    assert keys == [("1", 48000), ("#", 49600)]
+    ended = [e for e in seen if isinstance(e, ev.CallEnded)]
+    assert [(e.by, e.sample_index) for e in ended] == [("caller", 64000)]
+    assert host.call.input_log[-1] == (64000, "hangup", {"by": "caller"})
+
+
+def test_wav_and_silence_scripts(tmp_path: Path) -> None:
+    assert len(CallerScript.silence().track) == 0
+    assert CallerScript.from_wav(SHORT_SPEECH).name == "WAV us_female_short.wav"
+    host = EngineHost(Call()).start()
+    caller = ScriptedCaller(host, CallerScript.silence(), CallerPacer())
+    caller.advance(16000)
+    assert host.flush().result(5) is None
+    assert host.fed_samples == 16000  # silence is fed, not skipped
+    host.stop()
+    with pytest.raises(ValueError):
+        ScriptedCaller(host, CallerScript.silence(), CallerPacer(), speed=0)
+
+
+def test_the_pacer_feeds_in_real_time_times_speed() -> None:
+    host = EngineHost(Call()).start()
+    pacer = CallerPacer()
+    script = CallerScript("tone", np.full(16000, 0.1, np.float32), (ScriptAction(0, "key", "5"),))
+    caller = ScriptedCaller(host, script, pacer, speed=4.0)
+    start = time.monotonic()
+    caller.start()
+    deadline = start + 5.0
+    while caller.position < 32000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    elapsed_s = time.monotonic() - start
+    caller.stop()
+    pacer.stop()
+    host.stop()
+    assert caller.position >= 32000
+    # 2 s of audio at 4x takes about 0.5 s: not instantly, not at 1x.
+    assert 0.35 < elapsed_s < 1.5
+    assert pacer.max_lag_s < 0.5
