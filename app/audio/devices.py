@@ -38,7 +38,7 @@ FILE_INPUT_HINT = "Meanwhile you can use a WAV file as the microphone."
 # out GIL pauses of a busy GUI without overflowing; the engine counts samples, so latency only
 # delays what the UI shows, never when an ending happens.
 INPUT_LATENCY = "high"
-OUTPUT_LATENCY = "low"
+OUTPUT_LATENCY = "high"  # same reasoning: a busy GUI must not starve the speaker
 
 
 @dataclass(frozen=True, slots=True)

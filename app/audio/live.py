@@ -75,9 +75,13 @@ class LiveSession:
         speaker: OutputDevice | None,
         session_dir: Path,
         options: CallOptions | None = None,
+        *,
+        manage_speaker: bool = True,
     ) -> None:
         self.microphone = microphone
         self.speaker = speaker
+        # The GUI keeps one speaker open across calls (to replay takes); then it starts it.
+        self.manage_speaker = manage_speaker
         self.session_dir = session_dir
         # A seed makes ids and tokens reproducible, so a replay of the saved session has the
         # same call and operation ids.
@@ -91,6 +95,7 @@ class LiveSession:
         self.writer: RecordingWriter = attach_recording_writer(self.host, self.recordings_dir)
         self.levels: queue.SimpleQueue[LevelBlock] = queue.SimpleQueue()
         self._events: list[ev.Event] = []  # engine thread only
+        self._engine_tags: set[str] = set()  # engine thread only: prompt/beep clips queued
         self.host.add_listener(self._on_engine_event)
         self._heard: list[npt.NDArray[np.int16]] = []
         self._heard_samples = 0
@@ -110,7 +115,7 @@ class LiveSession:
         """Start the engine, the speaker, the microphone and the drain thread."""
         self.session_dir.mkdir(parents=True, exist_ok=True)
         self.host.start()
-        if self.speaker is not None:
+        if self.speaker is not None and self.manage_speaker:
             self.speaker.start()
         self.microphone.start()
         self._drain.start()
@@ -132,7 +137,7 @@ class LiveSession:
             except Exception as exc:  # the engine thread died: keep what was written
                 self.error = self.error or exc
             self.host.stop()
-        if self.speaker is not None:
+        if self.speaker is not None and self.manage_speaker:
             self.speaker.stop()
         self.writer.close()
 
@@ -194,8 +199,16 @@ class LiveSession:
         return self.microphone.overflows
 
     def settled(self, device_frames: int) -> bool:
-        """True once ``device_frames`` microphone frames are taken and fed to the engine."""
-        return self.device_frames >= device_frames and self.fed_samples == self.heard_samples
+        """True once ``device_frames`` microphone frames are resampled and queued to the engine."""
+        return self.device_frames >= device_frames
+
+    def wait_engine(self, timeout_s: float = 10.0) -> int:
+        """Block until the engine has taken every command queued so far; its fed samples.
+
+        The engine gathers small blocks before analysing them (fed_samples may lag by ~50 ms);
+        any stamped input (key, action) takes them first, so stamps are exact regardless.
+        """
+        return self.host.submit(lambda call: call.fed_samples).result(timeout_s)
 
     # -- saving -------------------------------------------------------------------------------
 
@@ -240,11 +253,13 @@ class LiveSession:
             return
         if isinstance(event, ev.PlaybackStarted):
             tag = f"{event.operation_id}:{event.what}"
+            self._engine_tags.add(tag)
             self.speaker.mixer.play(event.samples, ENGINE_RATE_HZ, tag)
         elif isinstance(event, ev.PlaybackEnded) and event.interrupted:
             self.speaker.mixer.stop(f"{event.operation_id}:{event.what}")
         elif isinstance(event, ev.CallEnded):
-            self.speaker.mixer.stop()
+            for tag in self._engine_tags:
+                self.speaker.mixer.stop(tag)
 
     def _drain_loop(self) -> None:
         """Drain thread: device blocks → 16 kHz → 16-bit → kept, levels, engine."""

@@ -56,7 +56,8 @@ def _run_session(tmp_path: Path, body: dict, *, keys: tuple[tuple[float, str], .
     pending = sorted(keys)
     for step in range(round(len(track) / MIC_RATE_HZ / STEP_S)):
         pumped = mic.pump(round(STEP_S * MIC_RATE_HZ))
-        wait_until(lambda n=pumped: session.settled(n), 10, "the engine to catch up")
+        wait_until(lambda n=pumped: session.settled(n), 10, "the drain to take the audio")
+        session.wait_engine()
         speaker.pump(round(STEP_S * ENGINE_RATE_HZ))
         while pending and pending[0][0] <= (step + 1) * STEP_S + 1e-9:
             session.press_key(pending.pop(0)[1], "both")

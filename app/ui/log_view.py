@@ -1,0 +1,176 @@
+"""The notification log: every response and notification in order, the full JSON on selection.
+
+Rows hold the record ``app.scenario.output.event_record`` makes, the same one events.jsonl
+holds, so what is copied or exported here matches ``callsim run`` output.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core import events as ev
+from app.scenario.output import event_record
+
+FILTERS = (
+    ("main", "Responses and notifications"),
+    ("response", "Responses"),
+    ("notification", "Notifications"),
+    ("all", "All engine events"),
+)
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
+EVENT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+def record_summary(record: dict[str, Any]) -> str:
+    """One line for a record: what a reader needs to spot it."""
+    kind = record["kind"]
+    if kind == "response":
+        body = record.get("body") or {}
+        if record["status"] == 200:
+            location = record.get("headers", {}).get("Location", "")
+            return f"{record['action']} → 200 {body.get('status', '')}  Location …{location[-40:]}"
+        message = body.get("error", {}).get("message", "")
+        return f"{record['action']} → {record['status']} {message}"
+    if kind == "notification":
+        return str(record.get("summary", ""))
+    details = {k: v for k, v in record.items() if k not in ("t", "kind", "operationId")}
+    return ", ".join(f"{k}={v}" for k, v in details.items())
+
+
+class LogView(QWidget):
+    """A filterable list of records with a JSON pane, copy and export."""
+
+    export_requested = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        self.filter_kind = QComboBox()
+        for key, title in FILTERS:
+            self.filter_kind.addItem(title, key)
+        self.filter_text = QLineEdit()
+        self.filter_text.setPlaceholderText("Filter (text in the summary or JSON)")
+        self.filter_text.setClearButtonEnabled(True)
+        self.copy_button = QPushButton("Copy JSON")
+        self.export_button = QPushButton("Export selected…")
+        bar.addWidget(self.filter_kind)
+        bar.addWidget(self.filter_text, 1)
+        bar.addWidget(self.copy_button)
+        bar.addWidget(self.export_button)
+        layout.addLayout(bar)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Time", "Kind", "Summary"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setColumnWidth(0, 80)
+        self.tree.setColumnWidth(1, 110)
+        self.details = QPlainTextEdit()
+        self.details.setReadOnly(True)
+        self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        split.addWidget(self.tree)
+        split.addWidget(self.details)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout.addWidget(split, 1)
+        self.filter_kind.currentIndexChanged.connect(self._apply_filter)
+        self.filter_text.textChanged.connect(self._apply_filter)
+        self.tree.currentItemChanged.connect(self._show_current)
+        self.copy_button.clicked.connect(self.copy_current)
+        self.export_button.clicked.connect(self._export_current)
+        self.records: list[dict[str, Any]] = []
+
+    def clear(self) -> None:
+        """Forget every row."""
+        self.tree.clear()
+        self.details.clear()
+        self.records = []
+
+    def add_events(self, events: list[ev.Event]) -> None:
+        """Append a row per logged event (audio chunks are not logged)."""
+        follow = self._at_bottom()
+        for event in events:
+            record = event_record(event)
+            if record is None:
+                continue
+            self.records.append(record)
+            item = QTreeWidgetItem([f"{record['t']:.3f}", record["kind"], record_summary(record)])
+            item.setData(0, RECORD_ROLE, record)
+            if record["kind"] == "response":
+                colour = "#2e7d32" if record["status"] == 200 else "#c62828"
+                item.setForeground(1, QColor(colour))
+            elif record["kind"] == "notification":
+                item.setForeground(1, QColor("#1565c0"))
+            item.setHidden(not self._matches(record))
+            self.tree.addTopLevelItem(item)
+        if follow:
+            self.tree.scrollToBottom()
+
+    def _at_bottom(self) -> bool:
+        bar = self.tree.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 2
+
+    def _matches(self, record: dict[str, Any]) -> bool:
+        kind = self.filter_kind.currentData()
+        if kind == "main" and record["kind"] not in ("response", "notification"):
+            return False
+        if kind in ("response", "notification") and record["kind"] != kind:
+            return False
+        needle = self.filter_text.text().strip().lower()
+        if needle:
+            haystack = (record_summary(record) + json.dumps(record)).lower()
+            return needle in haystack
+        return True
+
+    def _items(self) -> list[QTreeWidgetItem]:
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return [item for item in items if item is not None]
+
+    def _apply_filter(self) -> None:
+        for item in self._items():
+            item.setHidden(not self._matches(item.data(0, RECORD_ROLE)))
+
+    def visible_records(self) -> list[dict[str, Any]]:
+        """Records of the rows the filter shows, in order."""
+        return [item.data(0, RECORD_ROLE) for item in self._items() if not item.isHidden()]
+
+    def current_record(self) -> dict[str, Any] | None:
+        """The selected row's record."""
+        item = self.tree.currentItem()
+        return None if item is None else item.data(0, RECORD_ROLE)
+
+    def _show_current(self, *_: object) -> None:
+        record = self.current_record()
+        self.details.setPlainText(
+            "" if record is None else json.dumps(record, indent=2, ensure_ascii=False)
+        )
+
+    def copy_current(self) -> None:
+        """Copy the selected record's JSON to the clipboard."""
+        record = self.current_record()
+        if record is not None:
+            QGuiApplication.clipboard().setText(json.dumps(record, indent=2, ensure_ascii=False))
+
+    def _export_current(self) -> None:
+        record = self.current_record()
+        if record is not None:
+            self.export_requested.emit(record)

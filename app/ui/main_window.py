@@ -1,0 +1,820 @@
+"""The desktop fake caller: pick a microphone, play the bot, press keys, watch the timers.
+
+Threading (DESIGN.md rules 1-3): the window never touches the engine's state. It sends
+commands to a ``LiveSession`` (thread-safe) and, on a QTimer, drains the immutable events and
+level blocks the session's threads queued. The timer only polls and repaints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.audio.devices import (
+    AudioStatus,
+    AudioUnavailableError,
+    DeviceInfo,
+    InputDevice,
+    OutputDevice,
+    SoundDeviceInput,
+    SoundDeviceOutput,
+    probe_audio,
+)
+from app.audio.fake import FakeOutputDevice, FileInputDevice
+from app.audio.live import LiveSession, drain_queue
+from app.audio.session_export import (
+    export_notifications,
+    export_recording,
+    export_request,
+    export_response,
+    request_record,
+    save_session,
+)
+from app.core import events as ev
+from app.core.clock import ENGINE_RATE_HZ
+from app.core.timeline import Span, Timeline
+from app.graph.errors import GraphError
+from app.graph.requests import RecordResponseRequest, parse_record_response
+from app.graph.results import RESULTS, Ending
+from app.scenario.output import write_json
+from app.ui.keypad import Keypad
+from app.ui.log_view import LogView
+from app.ui.request_form import RequestForm
+from app.ui.takes_view import Take, TakesView
+from app.ui.texts import code_text, ending_in_words
+from app.ui.timeline_view import LANE_COLOURS, TimelineView
+from app.ui.widgets import Banner, LevelMeter, LiveWaveform, peak_to_dbfs
+
+WINDOW_TITLE = "CallSim — fake caller for Graph recordResponse"
+# 25 polls a second: smooth countdowns and meters, and well under the ~100 ms a user notices.
+POLL_INTERVAL_MS = 40
+REPLAY_TAG = "replay"
+STOP_TONE_SUBCODE = RESULTS[Ending.STOP_TONE].subcode
+TIMER_LANES = (
+    ("initialSilence", "Initial silence"),
+    ("maxSilence", "Max silence"),
+    ("maxDuration", "Max duration"),
+)
+
+
+@dataclass(frozen=True)
+class InputChoice:
+    """What the user picked as the microphone."""
+
+    kind: str  # "device", "file" or "silence"
+    device: DeviceInfo | None = None
+    path: str = ""
+
+
+InputFactory = Callable[[InputChoice], InputDevice]
+OutputFactory = Callable[[DeviceInfo | None], OutputDevice]
+
+
+def default_input_factory(choice: InputChoice) -> InputDevice:
+    """Real microphone, WAV file played in real time, or silence."""
+    if choice.kind == "device" and choice.device is not None:
+        return SoundDeviceInput(choice.device.index)
+    if choice.kind == "file":
+        return FileInputDevice(Path(choice.path), realtime=True)
+    return FileInputDevice(None, realtime=True)
+
+
+def default_output_factory(device: DeviceInfo | None) -> OutputDevice:
+    """Real speaker, or a silent stand-in that keeps time."""
+    if device is not None:
+        return SoundDeviceOutput(device.index)
+    return FakeOutputDevice(ENGINE_RATE_HZ, realtime=True, keep=False)
+
+
+def resources_dir() -> Path:
+    """The checkout's (or bundle's) resources/ folder."""
+    return Path(__file__).resolve().parents[2] / "resources"
+
+
+def sample_prompts() -> list[Path]:
+    """The bundled prompt WAVs."""
+    folder = resources_dir() / "prompts"
+    return sorted(folder.glob("*.wav")) if folder.is_dir() else []
+
+
+def default_sessions_root() -> Path:
+    """Where live sessions are recorded (per user)."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    return Path(base or Path.home() / ".callsim") / "sessions"
+
+
+class CountdownPanel(QWidget):
+    """Big countdowns, one per timer, in the timeline's colours, plus the ending in words."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        self.values: dict[str, QLabel] = {}
+        self.states: dict[str, QLabel] = {}
+        big = QFont(self.font())
+        big.setPointSizeF(big.pointSizeF() * 2.6)
+        big.setBold(True)
+        for timer, title in TIMER_LANES:
+            box = QFrame()
+            box.setFrameShape(QFrame.Shape.StyledPanel)
+            colour = LANE_COLOURS[f"timer:{timer}"]
+            box.setStyleSheet(
+                f"QFrame {{ background: #1e1f24; border: 2px solid {colour}; border-radius: 6px; }}"
+                "QLabel { border: none; }"
+            )
+            bl = QVBoxLayout(box)
+            name = QLabel(title)
+            name.setStyleSheet(f"color: {colour}; font-weight: bold;")
+            value = QLabel("—")
+            value.setFont(big)
+            value.setStyleSheet(f"color: {colour};")
+            value.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            state = QLabel("idle")
+            state.setStyleSheet("color: #bbbbbb;")
+            state.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            bl.addWidget(name)
+            bl.addWidget(value)
+            bl.addWidget(state)
+            row.addWidget(box)
+            self.values[timer] = value
+            self.states[timer] = state
+        layout.addLayout(row)
+        self.ending = QLabel("No operation has ended yet.")
+        ending_font = QFont(self.font())
+        ending_font.setPointSizeF(ending_font.pointSizeF() * 1.5)
+        ending_font.setBold(True)
+        self.ending.setFont(ending_font)
+        self.ending.setWordWrap(True)
+        self.ending.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.ending)
+
+    def show_timers(self, timeline: Timeline, now: int) -> None:
+        """Refresh every countdown from the timeline's newest span of each timer."""
+        latest: dict[str, Span] = {}
+        for item in timeline.spans:
+            if item.lane.startswith("timer:"):
+                latest[item.lane[6:]] = item
+        for timer, _ in TIMER_LANES:
+            span = latest.get(timer)
+            if span is None:
+                self.values[timer].setText("—")
+                self.states[timer].setText("idle")
+            elif span.end is None and span.deadline is not None:
+                left = max(0, span.deadline - now) / ENGINE_RATE_HZ
+                self.values[timer].setText(f"{left:.1f} s")
+                self.states[timer].setText("running")
+            else:
+                self.values[timer].setText(
+                    "0.0 s" if span.outcome == "expired" else self.values[timer].text()
+                )
+                self.states[timer].setText(span.outcome or "stopped")
+
+    def reset(self) -> None:
+        """Back to idle."""
+        for timer, _ in TIMER_LANES:
+            self.values[timer].setText("—")
+            self.states[timer].setText("idle")
+        self.ending.setText("No operation has ended yet.")
+        self.ending.setStyleSheet("")
+
+
+class MainWindow(QMainWindow):
+    """The fake caller's main window."""
+
+    def __init__(
+        self,
+        settings: QSettings,
+        *,
+        audio_status: AudioStatus | None = None,
+        input_factory: InputFactory | None = None,
+        output_factory: OutputFactory | None = None,
+        sessions_root: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle(WINDOW_TITLE)
+        self.setObjectName("CallSimMainWindow")
+        self.settings = settings
+        self.audio = audio_status if audio_status is not None else probe_audio()
+        self.input_factory = input_factory or default_input_factory
+        self.output_factory = output_factory or default_output_factory
+        self.sessions_root = sessions_root or default_sessions_root()
+        self.session: LiveSession | None = None
+        self._events_q: Any = None
+        self.timeline_model = Timeline()
+        self.events: list[ev.Event] = []  # every event of the current session, in order
+        self._sent: list[tuple[str, Any]] = []  # (action, body) awaiting their responses
+        self._requests_by_op: dict[str, RecordResponseRequest] = {}
+        self._last_request: dict[str, Any] | None = None
+        self._last_response: ev.ActionResponse | None = None
+        self._keys_at: dict[int, str] = {}  # key press sample -> key
+        self._stop_tone_endings: dict[int, ev.OperationEnded] = {}
+        self.speaker: OutputDevice | None = None
+        self._playing_take: Take | None = None
+
+        self._build_ui()
+        self._restore_settings()
+        self._open_speaker()
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(POLL_INTERVAL_MS)
+        self.poll_timer.timeout.connect(self.poll)
+        self.poll_timer.start()
+
+    # ================================================================== building
+
+    def _build_ui(self) -> None:
+        self.banner = Banner()
+        self.banner.setObjectName("audioBanner")
+        if not self.audio.available or self.audio.problem:
+            self.banner.show_message(self.audio.banner or self._partial_banner())
+
+        # Centre: countdowns + timeline above, log and takes below.
+        centre = QWidget()
+        cl = QVBoxLayout(centre)
+        cl.setContentsMargins(4, 4, 4, 4)
+        cl.addWidget(self.banner)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setObjectName("centreSplitter")
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        self.countdowns = CountdownPanel()
+        self.timeline = TimelineView()
+        tl.addWidget(self.countdowns)
+        tl.addWidget(self.timeline, 1)
+        split.addWidget(top)
+        self.tabs = QTabWidget()
+        self.log = LogView()
+        self.takes = TakesView()
+        self.tabs.addTab(self.log, "Notification log")
+        self.tabs.addTab(self.takes, "Takes")
+        split.addWidget(self.tabs)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        cl.addWidget(split, 1)
+        self.setCentralWidget(centre)
+        self.centre_splitter = split
+
+        # Left dock: caller audio and the bot's request.
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.addWidget(self._build_audio_group())
+        ll.addWidget(self._build_request_group(), 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(left)
+        scroll.setMinimumWidth(360)
+        dock = QDockWidget("Call and bot", self)
+        dock.setObjectName("callDock")
+        dock.setWidget(scroll)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+
+        # Right dock: the keypad.
+        self.keypad = Keypad()
+        self.keypad.install_shortcuts(self)
+        self.keypad.key_pressed.connect(self.press_key)
+        kdock = QDockWidget("Caller keypad", self)
+        kdock.setObjectName("keypadDock")
+        kdock.setWidget(self.keypad)
+        kdock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, kdock)
+
+        # Status bar.
+        self.time_label = QLabel("no call")
+        self.overflow_label = QLabel("input overflows: 0")
+        self.overflow_label.setObjectName("overflowLabel")
+        self.folder_label = QLabel("")
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().addPermanentWidget(self.time_label)
+        self.statusBar().addPermanentWidget(self.overflow_label)
+        self.statusBar().addWidget(self.folder_label, 1)
+
+        self._build_menus()
+        self.log.export_requested.connect(self._export_record)
+        self.takes.play_requested.connect(self.play_take)
+        self.takes.stop_requested.connect(self.stop_replay)
+        self.takes.export_requested.connect(self._export_take)
+        self._update_call_buttons()
+
+    def _partial_banner(self) -> str:
+        return f"{self.audio.problem}. Fix: {self.audio.fix}." if self.audio.problem else ""
+
+    def _build_audio_group(self) -> QGroupBox:
+        group = QGroupBox("Caller audio")
+        form = QFormLayout(group)
+        self.input_combo = QComboBox()
+        self.input_combo.setObjectName("inputCombo")
+        for device in self.audio.inputs:
+            self.input_combo.addItem(f"Microphone: {device.label}", ("device", device))
+        self.input_combo.addItem("WAV file as microphone", ("file", None))
+        self.input_combo.addItem("Silence", ("silence", None))
+        if self.audio.default_input is not None:
+            for i, device in enumerate(self.audio.inputs):
+                if device.index == self.audio.default_input:
+                    self.input_combo.setCurrentIndex(i)
+        elif not self.audio.inputs:
+            self.input_combo.setCurrentIndex(self.input_combo.findText("WAV file as microphone"))
+        form.addRow("Input", self.input_combo)
+        file_row = QWidget()
+        fl = QHBoxLayout(file_row)
+        fl.setContentsMargins(0, 0, 0, 0)
+        self.input_file = QLineEdit()
+        self.input_file.setPlaceholderText("a WAV file played as the microphone")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_input)
+        fl.addWidget(self.input_file, 1)
+        fl.addWidget(browse)
+        form.addRow("File", file_row)
+        self._input_file_row = file_row
+        self._audio_form = form
+        self.output_combo = QComboBox()
+        self.output_combo.setObjectName("outputCombo")
+        for device in self.audio.outputs:
+            self.output_combo.addItem(f"Speaker: {device.label}", device)
+        self.output_combo.addItem("No output (silent)", None)
+        if self.audio.default_output is not None:
+            for i, device in enumerate(self.audio.outputs):
+                if device.index == self.audio.default_output:
+                    self.output_combo.setCurrentIndex(i)
+        elif not self.audio.outputs:
+            self.output_combo.setCurrentIndex(self.output_combo.count() - 1)
+        form.addRow("Output", self.output_combo)
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start call")
+        self.start_button.setObjectName("startCall")
+        self.hangup_button = QPushButton("Hang up (caller)")
+        self.hangup_button.setObjectName("hangUp")
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.hangup_button)
+        form.addRow(buttons)
+        self.meter = LevelMeter()
+        self.wave = LiveWaveform()
+        form.addRow("Level", self.meter)
+        form.addRow("Waveform", self.wave)
+        self.input_combo.currentIndexChanged.connect(self._input_changed)
+        self.output_combo.currentIndexChanged.connect(lambda _: self._open_speaker())
+        self.start_button.clicked.connect(self.start_call)
+        self.hangup_button.clicked.connect(self.hang_up)
+        self._input_changed()
+        return group
+
+    def _build_request_group(self) -> QGroupBox:
+        group = QGroupBox("Bot request")
+        layout = QVBoxLayout(group)
+        self.form = RequestForm(sample_prompts())
+        layout.addWidget(self.form, 1)
+        grid = QGridLayout()
+        self.send_record = QPushButton("Send recordResponse")
+        self.send_record.setObjectName("sendRecordResponse")
+        self.send_record.setStyleSheet("QPushButton { font-weight: bold; padding: 6px; }")
+        self.send_play = QPushButton("playPrompt")
+        self.send_cancel = QPushButton("cancelMediaProcessing")
+        self.send_subscribe = QPushButton("subscribeToTone")
+        grid.addWidget(self.send_record, 0, 0, 1, 3)
+        grid.addWidget(self.send_play, 1, 0)
+        grid.addWidget(self.send_cancel, 1, 1)
+        grid.addWidget(self.send_subscribe, 1, 2)
+        layout.addLayout(grid)
+        self.send_record.clicked.connect(
+            lambda: self.send_action("recordResponse", self.form.record_body())
+        )
+        self.send_play.clicked.connect(
+            lambda: self.send_action("playPrompt", self.form.play_prompt_body())
+        )
+        self.send_cancel.clicked.connect(
+            lambda: self.send_action("cancelMediaProcessing", self.form.cancel_body())
+        )
+        self.send_subscribe.clicked.connect(
+            lambda: self.send_action("subscribeToTone", self.form.subscribe_body())
+        )
+        return group
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.save_session_action = QAction("Save session to folder…", self)
+        self.save_session_action.setShortcut("Ctrl+S")
+        self.save_session_action.triggered.connect(lambda: self.save_session_to(None))
+        file_menu.addAction(self.save_session_action)
+        file_menu.addSeparator()
+        for title, handler in (
+            ("Export last request…", self._export_last_request),
+            ("Export last response…", self._export_last_response),
+            ("Export notifications…", self._export_notifications),
+            ("Export selected take (WAV)…", lambda: self._export_take(self.takes.current())),
+        ):
+            action = QAction(title, self)
+            action.triggered.connect(handler)
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut("Ctrl+Q")
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        view = self.menuBar().addMenu("&View")
+        for dock in self.findChildren(QDockWidget):
+            view.addAction(dock.toggleViewAction())
+
+    # ================================================================== devices
+
+    def input_choice(self) -> InputChoice:
+        """The microphone the user picked."""
+        kind, device = self.input_combo.currentData()
+        return InputChoice(kind, device, self.input_file.text().strip())
+
+    def _input_changed(self, *_: object) -> None:
+        kind, _ = self.input_combo.currentData()
+        self._audio_form.setRowVisible(self._input_file_row, kind == "file")
+
+    def _browse_input(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "WAV file as microphone", self.input_file.text(), "Audio (*.wav *.flac *.ogg)"
+        )
+        if path:
+            self.input_file.setText(path)
+
+    def _open_speaker(self) -> None:
+        if self.speaker is not None:
+            self.speaker.stop()
+            self.speaker = None
+        device = self.output_combo.currentData()
+        try:
+            self.speaker = self.output_factory(device)
+            self.speaker.start()
+        except (AudioUnavailableError, Exception) as exc:  # PortAudioError: show, go silent
+            self.statusBar().showMessage(f"Cannot open the speaker: {exc}", 8000)
+            self.speaker = default_output_factory(None)
+            self.speaker.start()
+
+    # ================================================================== the call
+
+    def start_call(self) -> bool:
+        """Open the microphone and start a new call (a new session folder)."""
+        if self.session is not None and self.session.running:
+            return True
+        choice = self.input_choice()
+        if choice.kind == "file" and not Path(choice.path).is_file():
+            self.statusBar().showMessage("Choose a WAV file to play as the microphone.", 8000)
+            return False
+        try:
+            microphone = self.input_factory(choice)
+        except Exception as exc:  # a device that vanished, a bad file: say so, keep running
+            QMessageBox.warning(self, "CallSim", f"Cannot open the input:\n{exc}")
+            return False
+        folder = self.sessions_root / time.strftime("%Y%m%d-%H%M%S")
+        n = 1
+        while folder.exists():
+            n += 1
+            folder = self.sessions_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{n}"
+        self._reset_views()
+        session = LiveSession(microphone, self.speaker, folder, manage_speaker=False)
+        self._events_q = session.subscribe()
+        try:
+            session.start()
+        except Exception as exc:
+            session.stop()
+            QMessageBox.warning(self, "CallSim", f"Cannot start the microphone:\n{exc}")
+            return False
+        self.session = session
+        self.timeline.reset(self.timeline_model, lambda: session.fed_samples)
+        self.folder_label.setText(f"session: {folder}")
+        self._update_call_buttons()
+        return True
+
+    def hang_up(self) -> None:
+        """The caller hangs up."""
+        if self.session is not None and self.session.running:
+            self.session.hang_up()
+
+    def send_action(self, action: str, body: dict[str, Any]) -> None:
+        """The bot sends ``action``; a call is started first if none is live."""
+        if (self.session is None or not self.session.running) and not self.start_call():
+            return
+        assert self.session is not None
+        self._sent.append((action, body))
+        self._last_request = request_record(
+            self.session.call.config.graph_base_url,
+            self.session.call_id,
+            self.session.fed_samples,
+            action,
+            body,
+        )
+        self.session.action(action, body)
+
+    def press_key(self, key: str, mode: str) -> None:
+        """The caller presses a key on the keypad."""
+        if self.session is None or not self.session.running:
+            self.statusBar().showMessage("Start a call to send keys.", 4000)
+            if self.speaker is not None:
+                from app.core.dsp.dtmf import dtmf_tone
+
+                self.speaker.mixer.play(dtmf_tone(key, 0.1), ENGINE_RATE_HZ, f"key:{key}")
+            return
+        self.session.press_key(key, mode)  # type: ignore[arg-type]
+
+    def _reset_views(self) -> None:
+        self.timeline_model = Timeline()
+        self.events = []
+        self._sent = []
+        self._requests_by_op = {}
+        self._last_request = None
+        self._last_response = None
+        self._keys_at = {}
+        self._stop_tone_endings = {}
+        self.log.clear()
+        self.takes.clear()
+        self.wave.clear()
+        self.countdowns.reset()
+
+    def _update_call_buttons(self) -> None:
+        live = self.session is not None and self.session.running
+        self.start_button.setEnabled(not live)
+        self.hangup_button.setEnabled(live)
+        self.input_combo.setEnabled(not live)
+        self.input_file.setEnabled(not live)
+        self.output_combo.setEnabled(not live)
+        self.start_button.setText("Start call" if not live else "Call in progress")
+
+    # ================================================================== polling
+
+    def poll(self) -> None:
+        """Timer: drain events and levels, repaint. Decides nothing (DESIGN.md rule 1)."""
+        session = self.session
+        if session is not None and self._events_q is not None:
+            levels = drain_queue(session.levels)
+            if levels:
+                peaks = np.concatenate([b.peaks for b in levels])
+                if len(peaks):
+                    self.meter.set_level(peak_to_dbfs(float(peaks[-10:].max())))
+                    self.wave.add_peaks(peaks)
+            events = drain_queue(self._events_q)
+            if events:
+                self._handle_events(events)
+            now = session.fed_samples
+            self.countdowns.show_timers(self.timeline_model, now)
+            self.timeline.update()
+            lag_s = (session.heard_samples - now) / ENGINE_RATE_HZ
+            state = "live" if session.running else "ended"
+            self.time_label.setText(f"call {state} · t = {now / ENGINE_RATE_HZ:7.2f} s")
+            self.time_label.setToolTip(f"engine lag behind the microphone: {lag_s:.3f} s")
+            overflows = session.overflows
+            self.overflow_label.setText(f"input overflows: {overflows}")
+            self.overflow_label.setStyleSheet("color: #c62828;" if overflows else "")
+            if session.error is not None or session.host.error is not None:
+                self.banner.show_message(
+                    f"The live session stopped: {session.error or session.host.error}"
+                )
+        self._update_playhead()
+
+    def _handle_events(self, events: list[ev.Event]) -> None:
+        self.events.extend(events)
+        ended_call = False
+        for event in events:
+            self.timeline_model.add(event)
+            if isinstance(event, ev.ActionResponse):
+                self._on_response(event)
+            elif isinstance(event, ev.KeyPressed):
+                self._keys_at[event.sample_index] = event.key
+                # A stop tone ends the operation before the key's own event is released
+                # (after its merge window), so say which key it was once it is known.
+                waiting = self._stop_tone_endings.pop(event.sample_index, None)
+                if waiting is not None:
+                    self._on_ended(waiting)
+            elif isinstance(event, ev.RecordingFinished):
+                assert self.session is not None
+                self.takes.add_take(
+                    Take(
+                        event.operation_id,
+                        self.session.writer.path_for(event.operation_id),
+                        event.total_samples,
+                        event.delivered,
+                    )
+                )
+            elif isinstance(event, ev.OperationEnded):
+                self._on_ended(event)
+            elif isinstance(event, ev.CallEnded):
+                ended_call = True
+        self.log.add_events(events)
+        if ended_call:
+            self._finish_session()
+
+    def _on_response(self, event: ev.ActionResponse) -> None:
+        action, body = self._sent.pop(0) if self._sent else (event.action, None)
+        self._last_response = event
+        if event.status == 200 and event.operation_id and action == "recordResponse":
+            with contextlib.suppress(GraphError):  # a 200 always parsed; be safe anyway
+                self._requests_by_op[event.operation_id] = parse_record_response(body)
+
+    def _on_ended(self, event: ev.OperationEnded) -> None:
+        request = self._requests_by_op.get(event.operation_id)
+        key = self._keys_at.get(event.sample_index)
+        if event.subcode == STOP_TONE_SUBCODE and key is None:
+            self._stop_tone_endings[event.sample_index] = event
+        words = ending_in_words(event, request, key)
+        code = code_text(event)
+        self.timeline.ending_labels[event.operation_id] = f"{event.subcode} {words}"
+        ok = event.status == "completed"
+        self.countdowns.ending.setText(f"{event.kind} ended: {words}  —  {code}")
+        self.countdowns.ending.setStyleSheet("color: #2e7d32;" if ok else "color: #c62828;")
+        self.takes.update_take(event.operation_id, words, code)
+
+    def _finish_session(self) -> None:
+        if self.session is not None:
+            self.session.stop()
+            # Whatever the flush produced after the hang-up is still shown.
+            if self._events_q is not None:
+                rest = drain_queue(self._events_q)
+                if rest:
+                    self.events.extend(rest)
+                    for event in rest:
+                        self.timeline_model.add(event)
+                    self.log.add_events(rest)
+        self._update_call_buttons()
+
+    # ================================================================== takes
+
+    def play_take(self, take: Take) -> None:
+        """Replay a take on the speaker."""
+        if self.speaker is None:
+            return
+        self._playing_take = take
+        self.speaker.mixer.play(take.load(), ENGINE_RATE_HZ, REPLAY_TAG)
+
+    def stop_replay(self) -> None:
+        """Stop replaying."""
+        if self.speaker is not None:
+            self.speaker.mixer.stop(REPLAY_TAG)
+        self._playing_take = None
+        self.takes.waveform.set_playhead(None)
+
+    def _update_playhead(self) -> None:
+        if self._playing_take is None or self.speaker is None:
+            return
+        progress = self.speaker.mixer.progress(REPLAY_TAG)
+        if progress is None or self.takes.current() is not self._playing_take:
+            return
+        played, total = progress
+        self.takes.waveform.set_playhead(played / total if total else None)
+        if total and played >= total:
+            self._playing_take = None
+
+    # ================================================================== exports
+
+    def _ask_file(self, title: str, name: str, pattern: str) -> Path | None:
+        start = str(Path(str(self.settings.value("export/dir", str(Path.home())))) / name)
+        path, _ = QFileDialog.getSaveFileName(self, title, start, pattern)
+        if not path:
+            return None
+        self.settings.setValue("export/dir", str(Path(path).parent))
+        return Path(path)
+
+    def _export_last_request(self) -> None:
+        if self._last_request is None:
+            self.statusBar().showMessage("No request sent yet.", 4000)
+            return
+        path = self._ask_file("Export request", "request.json", "JSON (*.json)")
+        if path is not None:
+            export_request(path, self._last_request)
+
+    def _export_last_response(self) -> None:
+        if self._last_response is None:
+            self.statusBar().showMessage("No response yet.", 4000)
+            return
+        path = self._ask_file("Export response", "response.json", "JSON (*.json)")
+        if path is not None:
+            export_response(path, self._last_response)
+
+    def _export_notifications(self) -> None:
+        path = self._ask_file("Export notifications", "notifications.json", "JSON (*.json)")
+        if path is not None:
+            export_notifications(path, self.events)
+
+    def _export_record(self, record: dict[str, Any]) -> None:
+        name = f"{record['kind']}-{record['t']:.3f}s.json"
+        path = self._ask_file("Export record", name, "JSON (*.json)")
+        if path is not None:
+            write_json(path, record)
+
+    def _export_take(self, take: Take | None) -> None:
+        if take is None:
+            return
+        path = self._ask_file("Export recording", f"{take.operation_id}.wav", "WAV (*.wav)")
+        if path is not None:
+            export_recording(take.path, path)
+
+    def save_session_to(self, folder: Path | None) -> Path | None:
+        """Save the session (scenario + caller.wav + every export) into ``folder`` (ask if None)."""
+        if self.session is None:
+            self.statusBar().showMessage("No session to save yet.", 4000)
+            return None
+        if folder is None:
+            start = str(self.settings.value("export/dir", str(Path.home())))
+            chosen = QFileDialog.getExistingDirectory(self, "Save session into folder", start)
+            if not chosen:
+                return None
+            folder = Path(chosen)
+            self.settings.setValue("export/dir", str(folder))
+        saved = save_session(self.session.snapshot(), folder)
+        self.statusBar().showMessage(
+            f"Session saved to {folder}: replay with `callsim run {saved.scenario}`", 10000
+        )
+        return folder
+
+    # ================================================================== settings
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            screen = QGuiApplication.primaryScreen()
+            area = screen.availableGeometry() if screen is not None else None
+            if area is not None:
+                self.resize(min(1400, area.width()), min(900, area.height()))
+        state = s.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        kind = s.value("audio/input_kind", "")
+        name = s.value("audio/input_name", "")
+        for i in range(self.input_combo.count()):
+            k, device = self.input_combo.itemData(i)
+            if k == kind and (device is None or device.name == name):
+                self.input_combo.setCurrentIndex(i)
+                break
+        self.input_file.setText(str(s.value("audio/input_file", "")))
+        out_name = s.value("audio/output_name", None)
+        if out_name is not None:
+            for i in range(self.output_combo.count()):
+                device = self.output_combo.itemData(i)
+                if (device.name if device is not None else "") == out_name:
+                    self.output_combo.setCurrentIndex(i)
+                    break
+        try:
+            form_state = json.loads(str(s.value("request/form", "{}")))
+        except ValueError:
+            form_state = {}
+        if isinstance(form_state, dict):
+            self.form.set_state(form_state)
+        self.keypad.set_mode(str(s.value("keypad/mode", "both")))
+
+    def save_settings(self) -> None:
+        """Write devices, the last request and the window layout."""
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        choice = self.input_choice()
+        s.setValue("audio/input_kind", choice.kind)
+        s.setValue("audio/input_name", choice.device.name if choice.device else "")
+        s.setValue("audio/input_file", self.input_file.text())
+        device = self.output_combo.currentData()
+        s.setValue("audio/output_name", device.name if device is not None else "")
+        s.setValue("request/form", json.dumps(self.form.state()))
+        s.setValue("keypad/mode", self.keypad.mode)
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        """Save settings, stop the call and the speaker."""
+        self.save_settings()
+        self.poll_timer.stop()
+        if self.session is not None:
+            self.session.stop()
+        if self.speaker is not None:
+            self.speaker.stop()
+        super().closeEvent(event)

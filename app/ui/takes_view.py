@@ -1,0 +1,151 @@
+"""Captured answers: a list of takes with reason and duration, a waveform, replay with playhead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.audio.wav import AudioFileError, read_engine_audio
+from app.core.clock import ENGINE_RATE_HZ
+from app.ui.widgets import TakeWaveform
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass
+class Take:
+    """One recording: where it is, how long, how it ended."""
+
+    operation_id: str
+    path: Path
+    samples: int
+    delivered: bool
+    ended_words: str = ""
+    code: str = ""
+    audio: FloatArray | None = field(default=None, repr=False)
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.samples / ENGINE_RATE_HZ
+
+    def title(self) -> str:
+        """The list's line for this take."""
+        kept = "" if self.delivered else "  (not delivered)"
+        words = f" — {self.ended_words}" if self.ended_words else ""
+        return f"{self.duration_s:5.2f} s{words}  [{self.code}]{kept}"
+
+    def load(self) -> FloatArray:
+        """The take's samples (read once from its WAV)."""
+        if self.audio is None:
+            try:
+                self.audio = read_engine_audio(self.path)
+            except AudioFileError:
+                self.audio = np.zeros(0, dtype=np.float32)
+        return self.audio
+
+
+class TakesView(QWidget):
+    """Lists takes; emits play/stop/export requests for the selected one."""
+
+    play_requested = Signal(object)
+    stop_requested = Signal()
+    export_requested = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.list = QListWidget()
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        self.heading = QLabel("Select a take to see and replay it.")
+        self.heading.setWordWrap(True)
+        self.waveform = TakeWaveform()
+        buttons = QHBoxLayout()
+        self.play_button = QPushButton("▶ Play")
+        self.stop_button = QPushButton("■ Stop")
+        self.export_button = QPushButton("Export WAV…")
+        for b in (self.play_button, self.stop_button, self.export_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        rl.addWidget(self.heading)
+        rl.addWidget(self.waveform, 1)
+        rl.addLayout(buttons)
+        split.addWidget(self.list)
+        split.addWidget(right)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        layout.addWidget(split)
+        self.takes: list[Take] = []
+        self.list.currentRowChanged.connect(self._select)
+        self.play_button.clicked.connect(self._play)
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.export_button.clicked.connect(self._export)
+        self._update_buttons()
+
+    def clear(self) -> None:
+        """Forget every take."""
+        self.takes = []
+        self.list.clear()
+        self.waveform.set_samples(np.zeros(0, dtype=np.float32))
+        self.heading.setText("Select a take to see and replay it.")
+        self._update_buttons()
+
+    def add_take(self, take: Take) -> None:
+        """Append a take and select it."""
+        self.takes.append(take)
+        self.list.addItem(QListWidgetItem(f"Take {len(self.takes)}: {take.title()}"))
+        self.list.setCurrentRow(len(self.takes) - 1)
+
+    def update_take(self, operation_id: str, words: str, code: str) -> None:
+        """Fill in how a take's operation ended (it arrives just after the recording)."""
+        for i, take in enumerate(self.takes):
+            if take.operation_id == operation_id:
+                take.ended_words, take.code = words, code
+                self.list.item(i).setText(f"Take {i + 1}: {take.title()}")
+                if self.list.currentRow() == i:
+                    self._select(i)
+
+    def current(self) -> Take | None:
+        """The selected take."""
+        row = self.list.currentRow()
+        return self.takes[row] if 0 <= row < len(self.takes) else None
+
+    def _select(self, row: int) -> None:
+        take = self.current()
+        if take is not None:
+            self.heading.setText(f"Take {row + 1} · {take.operation_id}\n{take.title()}")
+            self.waveform.set_samples(take.load())
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        enabled = self.current() is not None
+        for b in (self.play_button, self.stop_button, self.export_button):
+            b.setEnabled(enabled)
+
+    def _play(self) -> None:
+        take = self.current()
+        if take is not None:
+            self.play_requested.emit(take)
+
+    def _export(self) -> None:
+        take = self.current()
+        if take is not None:
+            self.export_requested.emit(take)

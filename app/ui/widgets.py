@@ -1,0 +1,191 @@
+"""Small painted widgets: the level meter, the live waveform, a take's waveform with playhead."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+from app.core.dsp.levels import SILENCE_FLOOR_DBFS
+
+FloatArray = npt.NDArray[np.float32]
+
+# The meter spans the range where speech lives on a headset: -60 dBFS is room noise, the top
+# is digital full scale.
+METER_FLOOR_DBFS = -60.0
+# Peaks per second in the live waveform (app.audio.live sends one peak per 10 ms).
+ENVELOPE_PER_S = 100
+LIVE_WAVEFORM_S = 6.0
+
+BACKGROUND = QColor("#1e1f24")
+GRID = QColor("#3a3c44")
+WAVE = QColor("#4fc3f7")
+PLAYHEAD = QColor("#ffca28")
+
+
+def peak_to_dbfs(peak: float) -> float:
+    """Peak amplitude to dBFS, floored like the engine's levels."""
+    return SILENCE_FLOOR_DBFS if peak <= 0 else max(SILENCE_FLOOR_DBFS, 20 * np.log10(peak))
+
+
+class LevelMeter(QWidget):
+    """A horizontal dBFS bar (green, amber near clipping, red at the top) with a peak hold."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.level_dbfs = SILENCE_FLOOR_DBFS
+        self.hold_dbfs = SILENCE_FLOOR_DBFS
+        self.setMinimumHeight(16)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setToolTip("Microphone level (peak, dBFS)")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        """Preferred size."""
+        return QSize(200, 18)
+
+    def set_level(self, level_dbfs: float) -> None:
+        """Show a new peak level; the hold decays by 0.5 dB per update (about 12 dB/s)."""
+        self.level_dbfs = level_dbfs
+        self.hold_dbfs = max(level_dbfs, self.hold_dbfs - 0.5)
+        self.update()
+
+    def _x(self, level_dbfs: float) -> float:
+        frac = (max(METER_FLOOR_DBFS, min(0.0, level_dbfs)) - METER_FLOOR_DBFS) / -METER_FLOOR_DBFS
+        return frac * self.width()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        """Paint the bar."""
+        p = QPainter(self)
+        p.fillRect(self.rect(), BACKGROUND)
+        x = self._x(self.level_dbfs)
+        colour = QColor("#66bb6a")
+        if self.level_dbfs > -6:
+            colour = QColor("#ef5350")
+        elif self.level_dbfs > -12:
+            colour = QColor("#ffca28")
+        p.fillRect(QRectF(0, 2, x, self.height() - 4), colour)
+        p.setPen(QPen(QColor("#eeeeee"), 2))
+        hx = self._x(self.hold_dbfs)
+        p.drawLine(QPointF(hx, 1), QPointF(hx, self.height() - 1))
+        p.setPen(GRID)
+        for db in range(int(METER_FLOOR_DBFS), 1, 12):
+            gx = self._x(db)
+            p.drawLine(QPointF(gx, self.height() - 4), QPointF(gx, self.height()))
+        p.end()
+
+
+class LiveWaveform(QWidget):
+    """The last few seconds of microphone peaks, scrolling."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.peaks: deque[float] = deque(maxlen=int(LIVE_WAVEFORM_S * ENVELOPE_PER_S))
+        self.setMinimumHeight(48)
+        self.setToolTip(f"Microphone, last {LIVE_WAVEFORM_S:g} s as the engine hears it")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        """Preferred size."""
+        return QSize(240, 60)
+
+    def add_peaks(self, peaks: FloatArray) -> None:
+        """Append peaks (one per 10 ms)."""
+        self.peaks.extend(float(v) for v in peaks)
+        self.update()
+
+    def clear(self) -> None:
+        """Forget everything shown."""
+        self.peaks.clear()
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        """Paint the envelope as mirrored bars."""
+        p = QPainter(self)
+        p.fillRect(self.rect(), BACKGROUND)
+        mid = self.height() / 2
+        p.setPen(GRID)
+        p.drawLine(QPointF(0, mid), QPointF(self.width(), mid))
+        n = self.peaks.maxlen or 1
+        step = self.width() / n
+        p.setPen(QPen(WAVE, max(1.0, step)))
+        offset = n - len(self.peaks)
+        for i, v in enumerate(self.peaks):
+            h = min(1.0, v) * (mid - 1)
+            x = (offset + i) * step
+            p.drawLine(QPointF(x, mid - h), QPointF(x, mid + h))
+        p.end()
+
+
+class TakeWaveform(QWidget):
+    """A whole take's waveform with a playhead (fraction 0..1)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.envelope: FloatArray = np.zeros(0, dtype=np.float32)
+        self.playhead: float | None = None
+        self.setMinimumHeight(70)
+
+    def set_samples(self, samples: FloatArray) -> None:
+        """Show ``samples`` (any length), reduced to one peak per 10 ms."""
+        n = len(samples) // 160
+        if n:
+            self.envelope = np.abs(samples[: n * 160]).reshape(n, 160).max(axis=1)
+        else:
+            self.envelope = np.abs(samples).astype(np.float32)
+        self.playhead = None
+        self.update()
+
+    def set_playhead(self, fraction: float | None) -> None:
+        """Move the playhead (None hides it)."""
+        self.playhead = fraction
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        """Paint the envelope and the playhead."""
+        p = QPainter(self)
+        p.fillRect(self.rect(), BACKGROUND)
+        w, h = self.width(), self.height()
+        mid = h / 2
+        if len(self.envelope):
+            cols = max(1, w)
+            idx = np.linspace(0, len(self.envelope), cols + 1).astype(int)
+            top = QPolygonF()
+            bottom = QPolygonF()
+            for c in range(cols):
+                seg = self.envelope[idx[c] : max(idx[c] + 1, idx[c + 1])]
+                v = float(seg.max()) if len(seg) else 0.0
+                top.append(QPointF(c, mid - min(1.0, v) * (mid - 2)))
+                bottom.prepend(QPointF(c, mid + min(1.0, v) * (mid - 2)))
+            poly = QPolygonF(top)
+            for i in range(bottom.size()):
+                poly.append(bottom.at(i))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(WAVE)
+            p.drawPolygon(poly)
+        if self.playhead is not None:
+            x = self.playhead * w
+            p.setPen(QPen(PLAYHEAD, 2))
+            p.drawLine(QPointF(x, 0), QPointF(x, h))
+        p.end()
+
+
+class Banner(QLabel):
+    """A warning strip across the top of the window (hidden when empty)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setStyleSheet(
+            "QLabel { background: #fff3cd; color: #5c4400; border: 1px solid #e0c36a;"
+            " padding: 6px; font-weight: bold; }"
+        )
+        self.hide()
+
+    def show_message(self, text: str) -> None:
+        """Show ``text`` (hide when empty)."""
+        self.setText(text)
+        self.setVisible(bool(text))
