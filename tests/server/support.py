@@ -85,6 +85,7 @@ class Receiver:
     plan: Plan = field(default_factory=lambda: always(202))
     arrivals: list[Arrival] = field(default_factory=list)
     attempts: dict[str, int] = field(default_factory=dict)
+    _items: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
     _changed: asyncio.Condition | None = None
@@ -122,34 +123,36 @@ class Receiver:
             await self._hang.wait()  # a bot that never answers
             return web.Response(status=503)
         if 200 <= status < 300:
+            arrival = Arrival(path, json.loads(body), dict(request.headers), time.monotonic())
             async with self._changed:
-                self.arrivals.append(
-                    Arrival(path, json.loads(body), dict(request.headers), time.monotonic())
-                )
+                self.arrivals.append(arrival)
+                self._items.extend(arrival.items)
                 self._changed.notify_all()
         return web.Response(status=status)
 
     def items(self, call_id: str | None = None) -> list[dict[str, Any]]:
         """Every notification item delivered so far (for one call if given)."""
-        out = [item for a in self.arrivals for item in a.items]
-        if call_id is not None:
-            out = [i for i in out if call_id in str(i.get("resourceUrl", ""))]
-        return out
+        if call_id is None:
+            return list(self._items)
+        return [i for i in self._items if call_id in str(i.get("resourceUrl", ""))]
 
     async def wait_item(
         self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 10.0
     ) -> dict[str, Any]:
         """The first delivered item matching ``predicate`` (waits for it, bounded)."""
         assert self._changed is not None
-
-        def found() -> dict[str, Any] | None:
-            return next((i for i in self.items() if predicate(i)), None)
-
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        cursor = 0  # items before this were already checked: each is looked at once
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: found() is not None), timeout_s)
-        item = found()
-        assert item is not None
-        return item
+            while True:
+                for item in self._items[cursor:]:
+                    if predicate(item):
+                        return item
+                cursor = len(self._items)
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise TimeoutError("no matching notification arrived")
+                await asyncio.wait_for(self._changed.wait(), remaining)
 
 
 def state_is(call_id: str, state: str) -> Callable[[dict[str, Any]], bool]:
