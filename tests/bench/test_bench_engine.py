@@ -2,8 +2,8 @@
 
 The target is ≥ 500x real time on one core for a headless run. Absolute speed varies from
 machine to machine, so the check is relative: on the machine where the target was set, a plain
-soundfile WAV write+read of the same clip ran at ~1700x real time, making 500x a ratio of 0.29;
-the assertion keeps a margin below what the engine measured there (0.43).
+soundfile PCM16 WAV write+read of the same 16 kHz clip ran at ~4900x real time, which makes 500x
+a ratio of ~0.10. The engine measured 0.14-0.15 there (670-735x real time).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 from app.core.vad.base import DEFAULT_CLASSIFIER
 from tests.bench.bench_engine import measure
 
-MIN_ENGINE_OVER_SOUNDFILE = 0.25
+# 500x real time over a ~4900x baseline, from the measurement above.
+MIN_ENGINE_OVER_SOUNDFILE = 0.10
 
 
 @pytest.mark.slow
