@@ -108,6 +108,7 @@ class _KeyPress:
     end: int | None = None
     emitted: bool = False
     in_band_audio: bool = False
+    consumed: bool = False  # it ended a recording: one press stops one operation only
 
 
 class _AudioBuffer:
@@ -171,7 +172,6 @@ class Call:
         self._classifier = classifier or make_classifier(
             self.config.vad, **dict(self.config.vad_options)
         )
-        self._classify_many = getattr(self._classifier, "classify_many", None)
         self._endpointer = Endpointer()
         self._dtmf = DtmfDetector(ENGINE_RATE_HZ) if self.config.in_band_detection else None
         self._resampler: StreamResampler | None = None
@@ -185,10 +185,8 @@ class Call:
         self._inputs: list[tuple[int, int, str, Any]] = []  # (at, seq, kind, payload)
         self._input_seq = 0
         self._queue: list[Operation] = []  # head is the running operation
-        self._operations: dict[str, Operation] = {}
         self._op_snapshots: dict[str, dict[str, Any]] = {}
         self._keys: list[_KeyPress] = []
-        self._pending_tones: list[_KeyPress] = []  # in-band tones with unknown end yet
         self._tone_spans: list[tuple[int, int | None]] = []
         self._inject: list[tuple[int, FloatArray]] = []  # tones to mix into upcoming audio
         self._no_media: list[tuple[int, int]] = []
@@ -196,7 +194,6 @@ class Call:
         self._tone_sequence = 0
         self._etag = 0
         self.ended = False
-        self._ended_at: int | None = None
         self._merge_samples = seconds_to_samples(self.config.key_merge_window_s)
         self._media_timeout_samples = seconds_to_samples(self.config.media_timeout_s)
         self._echo_tail_samples = seconds_to_samples(self.config.echo_tail_s)
@@ -495,13 +492,8 @@ class Call:
             start = self._judged
             block = self._audio.view(start, start + n_frames * FRAME_SAMPLES)
             frames = block.reshape(n_frames, FRAME_SAMPLES)
-            if self._classify_many is not None:
-                flags = [bool(f) for f in self._classify_many(frames, start)]
-            else:
-                flags = [
-                    self._classifier.classify(frames[i], start + i * FRAME_SAMPLES)
-                    for i in range(n_frames)
-                ]
+            classify = self._classifier.classify
+            flags = [classify(frames[i], start + i * FRAME_SAMPLES) for i in range(n_frames)]
             for i, is_speech in enumerate(flags):
                 a = start + i * FRAME_SAMPLES
                 self._judge_frame(a, a + FRAME_SAMPLES, is_speech)
@@ -580,8 +572,6 @@ class Call:
             elif what == "end":
                 op, ending = payload
                 self._finish(op, ending, at)
-            elif what == "commit":
-                self._commit(payload, at)
 
     def _next_happening(self, b: int) -> tuple[int, str, Any] | None:
         """The earliest thing before ``b``: an input, a phase change, an ending, or None."""
@@ -645,7 +635,11 @@ class Call:
             for press in self._keys:
                 if press.start >= b:
                     break
-                if press.start >= op.capture_start and press.key in stop_tones:
+                if (
+                    press.start >= op.capture_start
+                    and press.key in stop_tones
+                    and not press.consumed
+                ):
                     candidates.append(
                         (press.start, ENDING_PRIORITY[Ending.STOP_TONE], Ending.STOP_TONE)
                     )
@@ -653,6 +647,7 @@ class Call:
                     # starts are known to one detector block, so cut one block earlier.
                     margin = DTMF_MASK_MARGIN_SAMPLES if press.in_band_audio else 0
                     op.trim_to = max(op.capture_start, press.start - margin)
+                    op.stop_press = press
                     break
         duration = op.timers.get("maxDuration")
         if duration is not None and duration.deadline <= b:
@@ -682,8 +677,10 @@ class Call:
         if undecided is not None and undecided <= at:
             self._commit(op, min(safe, undecided))
             return None
-        if ending is not Ending.STOP_TONE:
-            op.trim_to = None
+        if ending is Ending.STOP_TONE:
+            op.stop_press.consumed = True
+        else:
+            op.trim_to = op.stop_press = None
         return at, ending
 
     def _commit(self, op: RecordOperation, upto: int, *, final: bool = False) -> None:
@@ -757,7 +754,6 @@ class Call:
             self._subscribed = True
 
     def _enqueue(self, op: Operation, at: int) -> None:
-        self._operations[op.operation_id] = op
         if not self._queue:
             op.started_at = at
         self._queue.append(op)
@@ -975,7 +971,6 @@ class Call:
             )
         self._queue = []
         self.ended = True
-        self._ended_at = at
         call = payloads.call_resource(call_id=self.call_id, state="terminated")
         envelope = payloads.call_state_changed(self.call_id, "deleted", call)
         self._notify(at, envelope, f"call terminated (hung up by {by})")

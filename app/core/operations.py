@@ -8,7 +8,7 @@ which ending (if any) it reaches before a given sample, and how much audio it ha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -77,6 +77,7 @@ class RecordOperation(Operation):
     speech_started: bool = False
     committed_upto: int = 0
     trim_to: int | None = None  # where a stop tone cuts the recording
+    stop_press: Any = None  # the key press that stops it (a call._KeyPress)
     recording_location: str = ""
     recording_access_token: str = ""
 

@@ -422,3 +422,17 @@ def test_any_input_rate_gives_the_same_ending(rate_hz: int) -> None:
     [end] = run.endings
     assert end.subcode == 8509
     assert seconds(end) == pytest.approx(3.5, abs=2 * FRAME_S)
+
+
+def test_one_stop_key_ends_one_recording_only() -> None:
+    call = new_call()
+    first = call.action("recordResponse", record_body(stopTones=["#"]))
+    second = call.action(
+        "recordResponse", record_body(stopTones=["#"], maxRecordDurationInSeconds=2)
+    )
+    run = feed_all(call, noise(5.0), at=[(1.0, lambda c: c.press_key("#"))])
+    ends = run.endings
+    assert [(e.operation_id, e.subcode, seconds(e)) for e in ends] == [
+        (first.operation_id, 8514, 1.0),
+        (second.operation_id, 8515, 3.0),
+    ]
