@@ -120,8 +120,8 @@ class LogView(QWidget):
                 item.setForeground(1, QColor(colour))
             elif record["kind"] == "notification":
                 item.setForeground(1, QColor("#1565c0"))
-            item.setHidden(not self._matches(record))
             self.tree.addTopLevelItem(item)
+            item.setHidden(not self._matches(record))  # only works once the item is in the tree
         if follow:
             self.tree.scrollToBottom()
 

@@ -315,6 +315,8 @@ class MainWindow(QMainWindow):
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
         )
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, kdock)
+        # Room goes to the timeline; a saved layout (restoreState) overrides this.
+        self.resizeDocks([dock, kdock], [400, 300], Qt.Orientation.Horizontal)
 
         # Status bar.
         self.time_label = QLabel("no call")

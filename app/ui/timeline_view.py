@@ -111,9 +111,11 @@ class TimelineView(QWidget):
             y = HEADER_PX + i * lane_h
             p.setPen(GRID)
             p.drawLine(QPointF(0, y), QPointF(self.width(), y))
-            p.setPen(QColor(lane.colour))
+            swatch = QRectF(6, y + lane_h / 2 - 5, 10, 10)
+            p.fillRect(swatch, QColor(lane.colour))
+            p.setPen(TEXT)
             p.drawText(
-                QRectF(6, y, LABEL_WIDTH_PX - 8, lane_h),
+                QRectF(22, y, LABEL_WIDTH_PX - 24, lane_h),
                 int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
                 lane.title,
             )

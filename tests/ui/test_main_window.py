@@ -119,7 +119,10 @@ def test_full_flow_stop_key_log_replay_export(rig: Rig, qtbot, tmp_path: Path, m
     key = next(e for e in window.events if isinstance(e, ev.KeyPressed))
     assert ended.sample_index == key.sample_index  # the recording stops at the key press
 
-    # The log shows the JSON of a selected row and filters.
+    # The log lists responses and notifications (engine events only on request), shows the
+    # JSON of a selected row and filters.
+    assert [r["kind"] for r in window.log.visible_records()] == ["response", "notification"]
+    assert len(window.log.records) > 2
     window.log.filter_kind.setCurrentIndex(window.log.filter_kind.findData("notification"))
     assert [r["kind"] for r in window.log.visible_records()] == ["notification"]
     row = next(
