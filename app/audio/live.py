@@ -77,6 +77,7 @@ class LiveSession:
         options: CallOptions | None = None,
         *,
         manage_speaker: bool = True,
+        host: EngineHost | None = None,
     ) -> None:
         self.microphone = microphone
         self.speaker = speaker
@@ -84,14 +85,23 @@ class LiveSession:
         self.manage_speaker = manage_speaker
         self.session_dir = session_dir
         # A seed makes ids and tokens reproducible, so a replay of the saved session has the
-        # same call and operation ids.
-        self.options = options or CallOptions(seed=secrets.randbelow(2**31))
+        # same call and operation ids (not for a served call: the server made its ids).
+        self.options = options or CallOptions(
+            seed=secrets.randbelow(2**31) if host is None else None
+        )
         self.recordings_dir = session_dir / "recordings"
-        # The same construction as ``callsim run`` (make_call), so that a saved session replays
-        # with the same configuration, ids and recording URIs pattern.
-        scenario = Scenario(session_dir / "scenario.toml", "live session", "", self.options)
-        self.call: Call = make_call(scenario, self.recordings_dir)
-        self.host = EngineHost(self.call, name="engine")
+        if host is None:
+            # The same construction as ``callsim run`` (make_call), so that a saved session
+            # replays with the same configuration, ids and recording URIs pattern.
+            scenario = Scenario(session_dir / "scenario.toml", "live session", "", self.options)
+            self.call: Call = make_call(scenario, self.recordings_dir)
+            self.host = EngineHost(self.call, name="engine")
+            self._own_host = True
+        else:
+            # A call served by the Graph endpoint: the server owns (starts, stops) its engine.
+            self.host = host
+            self.call = host.call
+            self._own_host = False
         self.writer: RecordingWriter = attach_recording_writer(self.host, self.recordings_dir)
         self.levels: queue.SimpleQueue[LevelBlock] = queue.SimpleQueue()
         self._events: list[ev.Event] = []  # engine thread only
@@ -114,7 +124,8 @@ class LiveSession:
     def start(self) -> LiveSession:
         """Start the engine, the speaker, the microphone and the drain thread."""
         self.session_dir.mkdir(parents=True, exist_ok=True)
-        self.host.start()
+        if self._own_host:
+            self.host.start()
         if self.speaker is not None and self.manage_speaker:
             self.speaker.start()
         self.microphone.start()
@@ -131,7 +142,7 @@ class LiveSession:
         self._stop.set()
         if self._drain.is_alive():
             self._drain.join(5.0)
-        if self._started and self.host.running:
+        if self._started and self._own_host and self.host.running:
             try:
                 self.host.flush().result(timeout=10.0)
             except Exception as exc:  # the engine thread died: keep what was written

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QGuiApplication
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDockWidget,
     QFileDialog,
@@ -240,6 +242,9 @@ class MainWindow(QMainWindow):
         self._keys_at: dict[int, str] = {}  # key press sample -> key
         self._stop_tone_endings: dict[int, ev.OperationEnded] = {}
         self.speaker: OutputDevice | None = None
+        self.server: Any = None  # app.server.server.GraphServer while the endpoint is on
+        self._server_inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._served_call_id: str | None = None
         self._playing_take: Take | None = None
 
         self._build_ui()
@@ -289,6 +294,7 @@ class MainWindow(QMainWindow):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.addWidget(self._build_audio_group())
+        ll.addWidget(self._build_endpoint_group())
         ll.addWidget(self._build_request_group(), 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -397,6 +403,30 @@ class MainWindow(QMainWindow):
         self._input_changed()
         return group
 
+    def _build_endpoint_group(self) -> QGroupBox:
+        group = QGroupBox("Graph endpoint (for a real bot)")
+        layout = QVBoxLayout(group)
+        self.endpoint_toggle = QCheckBox("Serve a local Graph endpoint; calls use this caller")
+        self.endpoint_toggle.setObjectName("endpointToggle")
+        row = QHBoxLayout()
+        self.endpoint_url = QLineEdit()
+        self.endpoint_url.setReadOnly(True)
+        self.endpoint_url.setPlaceholderText("off")
+        self.endpoint_copy = QPushButton("Copy")
+        self.endpoint_copy.setEnabled(False)
+        row.addWidget(self.endpoint_url, 1)
+        row.addWidget(self.endpoint_copy)
+        self.endpoint_status = QLabel("")
+        self.endpoint_status.setWordWrap(True)
+        layout.addWidget(self.endpoint_toggle)
+        layout.addLayout(row)
+        layout.addWidget(self.endpoint_status)
+        self.endpoint_toggle.toggled.connect(self.set_endpoint_enabled)
+        self.endpoint_copy.clicked.connect(
+            lambda: QGuiApplication.clipboard().setText(self.endpoint_url.text())
+        )
+        return group
+
     def _build_request_group(self) -> QGroupBox:
         group = QGroupBox("Bot request")
         layout = QVBoxLayout(group)
@@ -484,6 +514,67 @@ class MainWindow(QMainWindow):
             self.speaker = default_output_factory(None)
             self.speaker.start()
 
+    # ================================================================== Graph endpoint
+
+    def set_endpoint_enabled(self, enabled: bool) -> None:
+        """Start or stop the local Graph endpoint whose calls this window plays the caller of."""
+        if enabled and self.server is None:
+            from app.server.server import GraphServer
+
+            inbox = self._server_inbox
+
+            def caller_factory(call: Any) -> _ServedCaller:
+                return _ServedCaller(call, inbox)
+
+            try:
+                self.server = GraphServer(caller_factory=caller_factory).start()
+            except Exception as exc:  # port in use, aiohttp missing: say so, stay off
+                self.endpoint_status.setText(f"Cannot start the endpoint: {exc}")
+                self.endpoint_toggle.setChecked(False)
+                return
+            self.endpoint_url.setText(self.server.graph_base_url("v1.0"))
+            self.endpoint_copy.setEnabled(True)
+            self.endpoint_status.setText(
+                "Point the bot's Graph base URL here; when it places or answers a call, this "
+                "window is the caller."
+            )
+        elif not enabled and self.server is not None:
+            server, self.server = self.server, None
+            server.stop()
+            self.endpoint_url.clear()
+            self.endpoint_copy.setEnabled(False)
+            self.endpoint_status.setText("")
+
+    def _drain_server_inbox(self) -> None:
+        for kind, payload in drain_queue(self._server_inbox):
+            if kind == "attach":
+                self._attach_served_call(payload)
+            elif kind == "detach" and payload == self._served_call_id and self.session:
+                self._finish_session()
+
+    def _attach_served_call(self, call: Any) -> None:
+        """A served call is established: our microphone and keypad become its caller."""
+        if self.session is not None and self.session.running:
+            self.session.stop()
+        try:
+            microphone = self.input_factory(self.input_choice())
+        except Exception as exc:
+            self.endpoint_status.setText(f"Cannot open the input for the served call: {exc}")
+            return
+        folder = self._new_session_folder()
+        self._reset_views()
+        session = LiveSession(
+            microphone, self.speaker, folder, manage_speaker=False, host=call.host
+        )
+        self._events_q = session.subscribe()
+        session.start()
+        self.session = session
+        self._served_call_id = call.call_id
+        self.timeline.reset(self.timeline_model, lambda: session.fed_samples)
+        self.folder_label.setText(f"served call {call.call_id} · session: {folder}")
+        self.endpoint_status.setText(f"Served call {call.call_id} is live.")
+        self._update_call_buttons()
+
     # ================================================================== the call
 
     def start_call(self) -> bool:
@@ -499,11 +590,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # a device that vanished, a bad file: say so, keep running
             QMessageBox.warning(self, "CallSim", f"Cannot open the input:\n{exc}")
             return False
-        folder = self.sessions_root / time.strftime("%Y%m%d-%H%M%S")
-        n = 1
-        while folder.exists():
-            n += 1
-            folder = self.sessions_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{n}"
+        folder = self._new_session_folder()
         self._reset_views()
         session = LiveSession(microphone, self.speaker, folder, manage_speaker=False)
         self._events_q = session.subscribe()
@@ -518,6 +605,14 @@ class MainWindow(QMainWindow):
         self.folder_label.setText(f"session: {folder}")
         self._update_call_buttons()
         return True
+
+    def _new_session_folder(self) -> Path:
+        folder = self.sessions_root / time.strftime("%Y%m%d-%H%M%S")
+        n = 1
+        while folder.exists():
+            n += 1
+            folder = self.sessions_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{n}"
+        return folder
 
     def hang_up(self) -> None:
         """The caller hangs up."""
@@ -577,6 +672,7 @@ class MainWindow(QMainWindow):
 
     def poll(self) -> None:
         """Timer: drain events and levels, repaint. Decides nothing (DESIGN.md rule 1)."""
+        self._drain_server_inbox()
         session = self.session
         if session is not None and self._events_q is not None:
             levels = drain_queue(session.levels)
@@ -817,6 +913,27 @@ class MainWindow(QMainWindow):
         self.poll_timer.stop()
         if self.session is not None:
             self.session.stop()
+        self.set_endpoint_enabled(False)
         if self.speaker is not None:
             self.speaker.stop()
         super().closeEvent(event)
+
+
+class _ServedCaller:
+    """The GUI as the caller of a served call (``app.server.caller.Caller``).
+
+    Runs on the server's event-loop thread, so it only posts to the window's inbox; the
+    window attaches its microphone and keypad on its own thread (DESIGN.md rule 3).
+    """
+
+    def __init__(self, call: Any, inbox: queue.SimpleQueue[tuple[str, Any]]) -> None:
+        self.call = call
+        self.inbox = inbox
+
+    def start(self) -> None:
+        """The served call is established."""
+        self.inbox.put(("attach", self.call))
+
+    def stop(self) -> None:
+        """The served call ended."""
+        self.inbox.put(("detach", self.call.call_id))
