@@ -299,7 +299,9 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
-        scroll.setMinimumWidth(360)
+        # Wide enough for the form: no horizontal scroll bar on a fresh layout.
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(max(360, left.minimumSizeHint().width() + bar + 4))
         dock = QDockWidget("Call and bot", self)
         dock.setObjectName("callDock")
         dock.setWidget(scroll)
@@ -913,6 +915,7 @@ class MainWindow(QMainWindow):
         self.poll_timer.stop()
         if self.session is not None:
             self.session.stop()
+            self.session = None  # release the engine (and its native resampler) now
         self.set_endpoint_enabled(False)
         if self.speaker is not None:
             self.speaker.stop()
