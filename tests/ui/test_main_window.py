@@ -239,3 +239,18 @@ def test_settings_are_restored(qtbot, tmp_path: Path) -> None:
     assert again.height() == 640
     assert not again.keypad.parentWidget().isVisible()
     assert again.form.record_body() == form.record_body()
+
+
+def test_typing_in_fields_does_not_press_keys(rig: Rig, qtbot) -> None:
+    window, form = rig.window, rig.window.form
+    pressed: list[str] = []
+    window.keypad.key_pressed.connect(lambda key, mode: pressed.append(key))
+    form.client_context.setFocus()
+    qtbot.keyClicks(form.client_context, "A1#")
+    assert form.client_context.text() == "A1#"
+    spin = form.max_duration.spin
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "42")
+    assert spin.value() == 42 and form.max_duration.slider.value() == 42
+    assert pressed == []
