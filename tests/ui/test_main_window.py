@@ -254,3 +254,32 @@ def test_typing_in_fields_does_not_press_keys(rig: Rig, qtbot) -> None:
     qtbot.keyClicks(spin, "42")
     assert spin.value() == 42 and form.max_duration.slider.value() == 42
     assert pressed == []
+
+
+def test_other_bot_actions_from_their_buttons(rig: Rig, qtbot) -> None:
+    window, form = rig.window, rig.window.form
+    window.input_combo.setCurrentIndex(window.input_combo.findText("WAV file as microphone"))
+    window.input_file.setText(str(SPEECH))
+    assert form.sample_combo.count() > 0, "resources/prompts has the bundled samples"
+    form.prompt_kind.setCurrentIndex(form.prompt_kind.findData("sample"))
+    uri = json.loads(form.preview.toPlainText())["prompts"][0]["mediaInfo"]["uri"]
+    assert uri.startswith("file://") and uri.endswith(".wav")
+    qtbot.mouseClick(window.send_subscribe, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.send_play, Qt.MouseButton.LeftButton)
+    rig.advance(0.3)
+    qtbot.mouseClick(window.keypad.buttons["7"], Qt.MouseButton.LeftButton)
+    rig.advance(0.3)
+    qtbot.mouseClick(window.send_cancel, Qt.MouseButton.LeftButton)
+    rig.advance(0.2)
+    qtbot.waitUntil(lambda: len(rig.records("notification")) == 2, timeout=WAIT_MS)
+    responses = rig.records("response")
+    assert [(r["action"], r["status"]) for r in responses] == [
+        ("subscribeToTone", 200),
+        ("playPrompt", 200),
+        ("cancelMediaProcessing", 200),
+    ]
+    summaries = [r["summary"] for r in rig.records("notification")]
+    assert summaries[0].startswith("toneInfo 7")
+    assert "playPrompt failed 400/8508" in summaries[1]
+    started = [e for e in window.events if isinstance(e, ev.PlaybackStarted)]
+    assert [e.what for e in started] == ["prompt"]
