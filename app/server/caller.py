@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from app.audio.wav import read_engine_audio
+from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES
 from app.scenario.model import CallerEntry, Scenario
 from app.scenario.runner import _timed_entries, caller_track
@@ -107,31 +108,59 @@ class CallerScript:
         return cls(f"scenario {scenario.name}", caller_track(scenario), tuple(actions))
 
 
+StartOn = Literal["established", "capture"]
+START_ON: tuple[StartOn, ...] = ("established", "capture")
+
+
 class ScriptedCaller:
-    """Plays a ``CallerScript`` into one host, paced by a ``CallerPacer``."""
+    """Plays a ``CallerScript`` into one host, paced by a ``CallerPacer``.
+
+    ``start_on="established"`` starts the script when the call is established (engine sample
+    0). ``"capture"`` keeps the caller silent until the first recordResponse starts capturing,
+    then starts the script there (within one pacer tick plus the engine's 100 ms look-ahead),
+    so a bot that is slow to send its first recordResponse still hears the whole answer.
+    """
 
     def __init__(
-        self, host: EngineHost, script: CallerScript, pacer: CallerPacer, *, speed: float = 1.0
+        self,
+        host: EngineHost,
+        script: CallerScript,
+        pacer: CallerPacer,
+        *,
+        speed: float = 1.0,
+        start_on: StartOn = "established",
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
+        if start_on not in START_ON:
+            raise ValueError(f"start_on must be one of {START_ON}, got {start_on!r}")
         self.host = host
         self.script = script
         self.pacer = pacer
         self.speed = speed
+        self.start_on = start_on
         self.position = 0  # samples fed (or skipped by a media gap) so far
+        self.script_start: int | None = 0 if start_on == "established" else None
         self.done = False  # hung up: nothing more is fed
         self._next_action = 0
         self._t0: float | None = None
+        self._capture_seen = False  # written by the engine thread, read by the pacer
 
     def start(self) -> None:
         """Begin feeding (registers with the pacer)."""
+        if self.start_on == "capture":
+            self.host.add_listener(self._on_engine_event)
         self._t0 = time.monotonic()
         self.pacer.add(self)
 
     def stop(self) -> None:
         """Stop feeding."""
         self.pacer.remove(self)
+
+    def _on_engine_event(self, event: ev.Event) -> None:
+        # Engine thread: only flip a flag; the pacer thread acts on it.
+        if isinstance(event, ev.CaptureStarted):
+            self._capture_seen = True
 
     def due_samples(self, now: float) -> int:
         """How many samples should have been fed by ``now`` (monotonic seconds)."""
@@ -140,13 +169,19 @@ class ScriptedCaller:
 
     def advance(self, due: int) -> None:
         """Feed up to sample ``due``, applying each action exactly at its sample (pacer thread)."""
+        if self.script_start is None:
+            if not self._capture_seen:
+                if due > self.position:  # silence until the bot starts recording
+                    self.host.feed(np.zeros(due - self.position, dtype=np.float32))
+                    self.position = due
+                return
+            self.script_start = self.position
+        offset = self.script_start
         actions = self.script.actions
         track = self.script.track
         while not self.done:
-            if (
-                self._next_action < len(actions)
-                and actions[self._next_action].sample <= self.position
-            ):
+            pending = self._next_action < len(actions)
+            if pending and offset + actions[self._next_action].sample <= self.position:
                 self._apply(actions[self._next_action])
                 self._next_action += 1
                 continue
@@ -154,8 +189,8 @@ class ScriptedCaller:
                 return
             end = due
             if self._next_action < len(actions):
-                end = min(end, actions[self._next_action].sample)
-            block = track[self.position : end]
+                end = min(end, offset + actions[self._next_action].sample)
+            block = track[self.position - offset : end - offset]
             if len(block) < end - self.position:
                 block = np.concatenate(
                     [block, np.zeros(end - self.position - len(block), dtype=np.float32)]
@@ -234,12 +269,16 @@ class CallerPacer:
 
 
 def scripted_caller_factory(
-    script: CallerScript, pacer: CallerPacer, *, speed: float = 1.0
+    script: CallerScript,
+    pacer: CallerPacer,
+    *,
+    speed: float = 1.0,
+    start_on: StartOn = "established",
 ) -> CallerFactory:
     """A factory giving every served call a caller that plays ``script``."""
 
     def make(call: ServerCall) -> Caller:
-        return ScriptedCaller(call.host, script, pacer, speed=speed)
+        return ScriptedCaller(call.host, script, pacer, speed=speed, start_on=start_on)
 
     return make
 

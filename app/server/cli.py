@@ -23,7 +23,7 @@ from typing import IO, Any
 from app.core import events as ev
 from app.core.call import CallConfig
 from app.core.clock import ENGINE_RATE_HZ
-from app.server.caller import CallerPacer, CallerScript, scripted_caller_factory
+from app.server.caller import START_ON, CallerPacer, CallerScript, scripted_caller_factory
 from app.server.events import (
     CallAdded,
     CallStateChanged,
@@ -70,6 +70,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         help="caller pace relative to real time (default 1; >1 runs calls faster, for tests)",
+    )
+    caller.add_argument(
+        "--caller-start",
+        choices=START_ON,
+        default="established",
+        help="script time 0: when the call is established (default), or when the first "
+        "recordResponse starts capturing (the caller stays silent until then)",
     )
     calls = parser.add_argument_group("calls")
     calls.add_argument(
@@ -213,7 +220,9 @@ def serve_command(args: argparse.Namespace) -> int:
     server = GraphServer(
         args.host,
         args.port,
-        caller_factory=scripted_caller_factory(script, pacer, speed=args.speed),
+        caller_factory=scripted_caller_factory(
+            script, pacer, speed=args.speed, start_on=args.caller_start
+        ),
         recordings_dir=args.recordings,
         recording_ttl_s=args.recording_ttl,
         on_event=events.put,
@@ -285,7 +294,7 @@ def _banner(server: GraphServer, script: CallerScript, args: argparse.Namespace)
     seconds = len(script.track) / ENGINE_RATE_HZ
     print(
         f"Caller: {script.name} ({seconds:.1f} s of audio, {len(script.actions)} actions), "
-        f"speed {args.speed:g}"
+        f"speed {args.speed:g}, starting when the call is {args.caller_start}"
     )
     print(
         f"Recordings: {server.recordings_dir} (downloadable for {args.recording_ttl:g} s "

@@ -775,7 +775,7 @@ class GraphServer:
                 "Unknown internal server error (the call's engine is not answering).",
             ) from None
 
-    async def _handle_recording(self, request: web.Request) -> web.Response:
+    async def _handle_recording(self, request: web.Request) -> web.StreamResponse:
         raw_op = request.match_info["op_id"].removesuffix(".wav")
         entry = self._recordings.get(payloads.canonical_id(raw_op))
         if entry is None:

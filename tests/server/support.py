@@ -15,7 +15,13 @@ from aiohttp import web
 
 from app.audio.wav import read_engine_audio
 from app.core.clock import seconds_to_samples
-from app.server.caller import CallerPacer, CallerScript, ScriptAction, scripted_caller_factory
+from app.server.caller import (
+    CallerPacer,
+    CallerScript,
+    ScriptAction,
+    StartOn,
+    scripted_caller_factory,
+)
 from app.server.server import GraphServer
 
 SPEECH_DIR = Path(__file__).resolve().parents[1] / "data" / "speech"
@@ -180,11 +186,17 @@ def operation_done(operation_id: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def make_server(
-    script: CallerScript | None = None, *, speed: float = 4.0, **kwargs: Any
+    script: CallerScript | None = None,
+    *,
+    speed: float = 4.0,
+    start_on: StartOn = "established",
+    **kwargs: Any,
 ) -> tuple[GraphServer, CallerPacer]:
     """A started GraphServer whose calls play ``script`` (silence by default) ``speed``× fast."""
     pacer = CallerPacer()
-    factory = scripted_caller_factory(script or CallerScript.silence(), pacer, speed=speed)
+    factory = scripted_caller_factory(
+        script or CallerScript.silence(), pacer, speed=speed, start_on=start_on
+    )
     server = GraphServer(
         caller_factory=factory,
         **{"answer_delay_s": 0.02, **kwargs},

@@ -113,3 +113,35 @@ def test_the_pacer_feeds_in_real_time_times_speed() -> None:
     # 2 s of audio at 4x takes about 0.5 s: not instantly, not at 1x.
     assert 0.35 < elapsed_s < 1.5
     assert pacer.max_lag_s < 0.5
+
+
+def test_capture_start_waits_for_the_first_recording() -> None:
+    """start_on="capture": silence until recordResponse captures, then the script from there."""
+    host = EngineHost(Call()).start()
+    events = host.subscribe()
+    pacer = CallerPacer()
+    script = CallerScript("key", actions=(ScriptAction(8000, "key", "#"),))
+    caller = ScriptedCaller(host, script, pacer, speed=2.0, start_on="capture")
+    caller.start()
+    try:
+        deadline = time.monotonic() + 5.0
+        while caller.position < 8000 and time.monotonic() < deadline:
+            time.sleep(0.01)  # 0.5 s of call time pass: no key, the script has not started
+        assert caller.script_start is None
+        host.action("recordResponse", {"playBeep": False, "stopTones": ["#"]}).result(5)
+        seen: list[ev.Event] = []
+        # The key is reported after its merge window, so after the operation ended.
+        while not any(isinstance(e, ev.KeyPressed) for e in seen):
+            seen.append(events.get(timeout=5.0))
+    finally:
+        caller.stop()
+        pacer.stop()
+        host.stop()
+    capture = next(e for e in seen if isinstance(e, ev.CaptureStarted))
+    key = next(e for e in seen if isinstance(e, ev.KeyPressed))
+    ended = next(e for e in seen if isinstance(e, ev.OperationEnded))
+    assert ended.subcode == 8514
+    assert caller.script_start is not None and caller.script_start >= capture.sample_index
+    assert key.sample_index == caller.script_start + 8000
+    # Late by at most the engine's look-ahead (100 ms) plus a few pacer ticks at 2x.
+    assert 0 <= key.sample_index - capture.sample_index - 8000 < 0.3 * 16000
