@@ -1,0 +1,139 @@
+"""``callsim serve`` as a real process: base URL on the first line, a flow, Ctrl-C, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.server.support import SHORT_SPEECH, Receiver, operation_done, state_is
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def scenario(tmp_path: Path) -> Path:
+    path = tmp_path / "caller.toml"
+    path.write_text(
+        f"""
+name = "answers and presses #"
+[call]
+vad = "energy"
+[[caller]]
+at = 0.5
+audio = "{SHORT_SPEECH.as_posix()}"
+[[caller]]
+at = 2.6
+dtmf = "#"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_serve_offers_an_incoming_call_logs_deliveries_and_stops_on_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    jsonl = tmp_path / "log.jsonl"
+
+    async def flow() -> tuple[int, str]:
+        async with Receiver() as receiver, aiohttp.ClientSession() as http:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "app",
+                "serve",
+                "--port",
+                "0",
+                "--scenario",
+                str(scenario(tmp_path)),
+                "--speed",
+                "4",
+                "--answer-delay",
+                "0.02",
+                "--incoming",
+                receiver.url(),
+                "--jsonl",
+                str(jsonl),
+                cwd=ROOT,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            assert proc.stdout is not None
+            try:
+                first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+                assert first.startswith(
+                    "CallSim local Graph endpoint listening on http://127.0.0.1:"
+                )
+                graph = first.rsplit(" ", 1)[1].strip() + "/v1.0"
+
+                offer = await receiver.wait_item(
+                    lambda i: (i.get("resourceData") or {}).get("state") == "incoming", 20
+                )
+                call_id = offer["resourceUrl"].rsplit("/", 1)[1]
+                answer = {
+                    "acceptedModalities": ["audio"],
+                    "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
+                }
+                calls = f"{graph}/communications/calls/{call_id}"
+                async with http.post(f"{calls}/answer", json=answer) as resp:
+                    assert resp.status == 202
+                await receiver.wait_item(state_is(call_id, "established"))
+                async with http.post(
+                    f"{calls}/recordResponse", json={"stopTones": ["#"], "playBeep": True}
+                ) as resp:
+                    op_id = (await resp.json())["id"]
+                done = await receiver.wait_item(operation_done(op_id))
+                assert done["resourceData"]["resultInfo"]["subcode"] == 8514
+            finally:
+                proc.send_signal(signal.SIGINT)
+                out, _ = await asyncio.wait_for(proc.communicate(), 20)
+            return proc.returncode if proc.returncode is not None else -1, out.decode()
+
+    code, out = asyncio.run(asyncio.wait_for(flow(), 60))
+    assert code == 0, out
+    assert "Caller: scenario answers and presses #" in out
+    assert "recordResponse completed 200/8514 stopToneDetected" in out
+    assert "-> HTTP 202" in out  # delivery lines with status and latency
+    assert out.rstrip().endswith("stopped")
+    records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    kinds = {r["kind"] for r in records}
+    assert {"callAdded", "callState", "http", "delivery", "notification", "key"} <= kinds
+    deliveries = [r for r in records if r["kind"] == "delivery"]
+    assert all(r["outcome"] == "delivered" and r["status"] == 202 for r in deliveries)
+    assert all("latencyMs" in r for r in deliveries)
+
+
+def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", "serve", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_broken_scenario_and_bad_options_exit_2(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[caller]]\nat = 1\naudio = 'missing.wav'\n", encoding="utf-8")
+    result = run_serve("--scenario", str(broken))
+    assert result.returncode == 2
+    assert "missing.wav" in result.stderr and "[[caller]] #1" in result.stderr
+    assert run_serve("--speed", "0").returncode == 2
+    assert run_serve("--vad", "nonsense").returncode == 2
+
+
+def test_a_port_in_use_exits_1() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run_serve("--port", str(busy.getsockname()[1]))
+    assert result.returncode == 1
+    assert "cannot listen" in result.stderr
