@@ -6,12 +6,13 @@ import asyncio
 import json
 import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from app.cli import main
 from tests.server.support import SHORT_SPEECH, Receiver, operation_done, state_is
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,31 +110,23 @@ def test_serve_offers_an_incoming_call_logs_deliveries_and_stops_on_ctrl_c(
     assert all("latencyMs" in r for r in deliveries)
 
 
-def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", "serve", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def test_broken_scenario_and_bad_options_exit_2(tmp_path: Path) -> None:
+def test_broken_scenario_and_bad_options_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[[caller]]\nat = 1\naudio = 'missing.wav'\n", encoding="utf-8")
-    result = run_serve("--scenario", str(broken))
-    assert result.returncode == 2
-    assert "missing.wav" in result.stderr and "[[caller]] #1" in result.stderr
-    assert run_serve("--speed", "0").returncode == 2
-    assert run_serve("--vad", "nonsense").returncode == 2
+    assert main(["serve", "--scenario", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "missing.wav" in err and "[[caller]] #1" in err
+    assert main(["serve", "--speed", "0"]) == 2
+    assert main(["serve", "--vad", "nonsense"]) == 2
+    assert main(["serve", "--wav", str(tmp_path / "none.wav")]) == 2
+    assert "--vad must be one of" in capsys.readouterr().err
 
 
-def test_a_port_in_use_exits_1() -> None:
+def test_a_port_in_use_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        result = run_serve("--port", str(busy.getsockname()[1]))
-    assert result.returncode == 1
-    assert "cannot listen" in result.stderr
+        assert main(["serve", "--port", str(busy.getsockname()[1])]) == 1
+    assert "cannot listen" in capsys.readouterr().err
