@@ -100,7 +100,13 @@ _HTTP_ERROR_CODES = {
 
 
 class GraphServer:
-    """A local stand-in for ``graph.microsoft.com`` calls: start(), base_url, stop()."""
+    """A local stand-in for ``graph.microsoft.com`` calls: start(), base_url, stop().
+
+    ``caller_factory(call)`` is called on the server's event-loop thread when a call becomes
+    established and returns the call's ``Caller`` (default: a silent scripted caller).
+    ``on_event(event)`` receives every ``ServerEvent`` (deliveries, requests, call states,
+    engine events) on the event-loop thread: keep it cheap, e.g. put the event in a queue.
+    """
 
     def __init__(
         self,
