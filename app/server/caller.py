@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -281,12 +281,3 @@ def scripted_caller_factory(
         return ScriptedCaller(call.host, script, pacer, speed=speed, start_on=start_on)
 
     return make
-
-
-def describe_script(script: CallerScript) -> dict[str, Any]:
-    """A one-glance summary of a script for the start-up banner."""
-    return {
-        "name": script.name,
-        "audioSeconds": round(len(script.track) / ENGINE_RATE_HZ, 3),
-        "actions": len(script.actions),
-    }
