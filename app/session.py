@@ -85,6 +85,12 @@ class EngineHost:
         with self._lock:
             self._listeners.append(fn)
 
+    def remove_listener(self, fn: Callable[[ev.Event], None]) -> None:
+        """Stop calling ``fn``."""
+        with self._lock:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
+
     # -- commands (any thread) ---------------------------------------------------------------
 
     @property

@@ -333,3 +333,21 @@ def call_state_changed(
             )
         ]
     )
+
+
+def participant_info(
+    *, display_name: str, phone: str, language_id: str = "en-US"
+) -> dict[str, Any]:
+    """A PSTN caller as an incoming call's ``source`` (participantInfo, phone identity)."""
+    return {
+        "@odata.type": "#microsoft.graph.participantInfo",
+        "identity": {
+            "@odata.type": "#microsoft.graph.identitySet",
+            "phone": {
+                "@odata.type": "#microsoft.graph.identity",
+                "id": phone,
+                "displayName": display_name,
+            },
+        },
+        "languageId": language_id,
+    }

@@ -84,7 +84,7 @@ def seeded_ids(seed: int) -> tuple[Callable[[], str], Callable[[], str]]:
     return new_id, new_token
 
 
-def _timed_entries(scenario: Scenario) -> list[tuple[int, int, str, Any]]:
+def timed_entries(scenario: Scenario) -> list[tuple[int, int, str, Any]]:
     """Entries as (sample, order, kind, payload), expanding key strings into single presses."""
     items: list[tuple[int, int, str, Any]] = []
     order = 0
@@ -166,7 +166,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | None = None) -> RunResult:
             pos = end
             collect()
 
-    entries = _timed_entries(scenario)
+    entries = timed_entries(scenario)
     for at, _, kind, payload in entries:
         feed_to(at)
         if call.ended:

@@ -24,7 +24,7 @@ from app.audio.wav import read_engine_audio
 from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES
 from app.scenario.model import CallerEntry, Scenario
-from app.scenario.runner import _timed_entries, caller_track
+from app.scenario.runner import caller_track, timed_entries
 from app.session import EngineHost
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class CallerScript:
         """The scenario's ``[[caller]]`` entries; its ``[[bot]]`` entries are the real bot's job."""
         actions: list[ScriptAction] = []
         # The same expansion as `callsim run` (a "dtmf" string becomes one press per key).
-        for at, _, kind, payload in _timed_entries(scenario):
+        for at, _, kind, payload in timed_entries(scenario):
             if kind == "key":
                 key, entry = payload
                 assert isinstance(entry, CallerEntry)

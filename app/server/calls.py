@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.graph import payloads
-from app.server.call_requests import MediaConfig
+from app.graph.calls import MediaConfig
 from app.server.caller import Caller
 from app.server.events import CallState, Direction
 from app.session import EngineHost

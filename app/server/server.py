@@ -43,9 +43,7 @@ from app.core import events as ev
 from app.core.call import ACTIONS as MEDIA_ACTIONS
 from app.core.call import Call, CallConfig
 from app.graph import payloads
-from app.graph.errors import GraphError, error_body, graph_date, new_request_id
-from app.graph.requests import ACTION_NAMESPACE_PREFIX, parse_json_body
-from app.server.call_requests import (
+from app.graph.calls import (
     AnswerRequest,
     MediaConfig,
     check_url,
@@ -53,6 +51,8 @@ from app.server.call_requests import (
     parse_create_call,
     parse_reject,
 )
+from app.graph.errors import GraphError, error_body, graph_date, new_request_id
+from app.graph.requests import ACTION_NAMESPACE_PREFIX, parse_json_body
 from app.server.caller import CallerFactory, CallerPacer, CallerScript, scripted_caller_factory
 from app.server.calls import ServerCall
 from app.server.events import (
@@ -491,18 +491,7 @@ class GraphServer:
         except GraphError as err:
             raise ValueError(err.message) from None
         echoed: dict[str, Any] = {
-            "source": {
-                "@odata.type": "#microsoft.graph.participantInfo",
-                "identity": {
-                    "@odata.type": "#microsoft.graph.identitySet",
-                    "phone": {
-                        "@odata.type": "#microsoft.graph.identity",
-                        "id": phone,
-                        "displayName": display_name,
-                    },
-                },
-                "languageId": "en-US",
-            },
+            "source": payloads.participant_info(display_name=display_name, phone=phone)
         }
         if tenant_id is not None:
             echoed["tenantId"] = tenant_id

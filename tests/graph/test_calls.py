@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from app.graph.errors import GraphError
-from app.server.call_requests import (
+from app.graph.calls import (
     check_url,
     parse_answer,
     parse_create_call,
     parse_reject,
 )
+from app.graph.errors import GraphError
 
 # application-post-calls.md, example 1 (service-hosted media), request body.
 DOC_CREATE = {

@@ -2,9 +2,7 @@
 
 The media actions (recordResponse, playPrompt, ...) are parsed by ``app.graph.requests``; the
 call-level requests the local endpoint also needs are parsed here with the same conventions:
-every problem is a ``GraphError`` 400 whose message names the field and the rule. This module
-imports nothing but the standard library and ``app.graph``, so it can move into ``app.graph``
-as is.
+every problem is a ``GraphError`` 400 whose message names the field and the rule.
 
 Choices where the Graph docs leave room (README "Local Graph endpoint", fidelity notes):
 
