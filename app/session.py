@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import numpy as np
 import numpy.typing as npt
 
 from app.audio.wav import RecordingWriter
@@ -186,59 +184,3 @@ def attach_recording_writer(host: EngineHost, directory: Path) -> RecordingWrite
     writer = RecordingWriter(directory)
     host.add_listener(writer.handle)
     return writer
-
-
-class PacedFeeder:
-    """Feeds a host in real time from a track (or silence), like a microphone would.
-
-    Used for the headless HTTP endpoint's scripted caller and the GUI's "file as microphone".
-    The pace comes from the wall clock, but only at this edge: the engine counts samples.
-    """
-
-    def __init__(
-        self,
-        host: EngineHost,
-        track: npt.NDArray[np.float32] | None = None,
-        *,
-        block_samples: int = 320,
-        loop: bool = False,
-        speed: float = 1.0,
-    ) -> None:
-        self.host = host
-        self.track = track if track is not None else np.zeros(0, dtype=np.float32)
-        self.block_samples = block_samples
-        self.loop = loop
-        self.speed = speed
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="paced-feeder", daemon=True)
-        self.position = 0
-
-    def start(self) -> PacedFeeder:
-        """Start feeding."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop feeding (the call goes on, silent)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(2.0)
-
-    def _run(self) -> None:
-        t0 = time.monotonic()
-        fed = 0
-        n = len(self.track)
-        while not self._stop.is_set():
-            due = int((time.monotonic() - t0) * ENGINE_RATE_HZ * self.speed)
-            while fed + self.block_samples <= due:
-                start = self.position
-                if n and self.loop:
-                    start %= n
-                block = self.track[start : start + self.block_samples]
-                if len(block) < self.block_samples:
-                    pad = np.zeros(self.block_samples - len(block), dtype=np.float32)
-                    block = np.concatenate([block, pad])
-                self.host.feed(block.copy())
-                self.position += self.block_samples
-                fed += self.block_samples
-            self._stop.wait(self.block_samples / ENGINE_RATE_HZ / self.speed / 2)

@@ -771,6 +771,10 @@ class Call:
         what, _, _, _ = op.playback[op.playback_index]
         self._emit(ev.PlaybackEnded(at, op.operation_id, what))
         op.playback_index += 1
+        self._continue(op, at)
+
+    def _continue(self, op: Operation, at: int) -> None:
+        """After a playback (or none): the next one, else capture (record) or completion."""
         if op.playback_index < len(op.playback):
             self._start_playback(op, at)
         elif isinstance(op, RecordOperation):
@@ -799,12 +803,7 @@ class Call:
             schedule.append(("beep", cursor, cursor + len(self._beep), self._beep))
         op.playback = schedule
         op.playback_index = 0
-        if schedule:
-            self._start_playback(op, at)
-        elif isinstance(op, RecordOperation):
-            self._begin_capture(op, at)
-        else:
-            self._finish(op, Ending.PLAY_PROMPT_COMPLETED, at)
+        self._continue(op, at)
 
     def _start_playback(self, op: Operation, at: int) -> None:
         what, start, end, samples = op.playback[op.playback_index]
