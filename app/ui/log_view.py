@@ -1,7 +1,10 @@
 """The notification log: every response and notification in order, the full JSON on selection.
 
 Rows hold the record ``app.scenario.output.event_record`` makes, the same one events.jsonl
-holds, so what is copied or exported here matches ``callsim run`` output.
+holds, so what is copied or exported here matches ``callsim run`` output. With the Graph
+endpoint on, rows also hold the endpoint's own records (``ServerEvent.to_json()``, the same as
+``callsim serve --jsonl`` writes, plus ``t``): notification deliveries, the bot's HTTP requests
+and call states.
 """
 
 from __future__ import annotations
@@ -27,14 +30,43 @@ from PySide6.QtWidgets import (
 from app.core import events as ev
 from app.scenario.output import event_record
 
+# Record kinds the endpoint adds (app.server.events / notifier ``to_json()``).
+DELIVERY_KIND = "delivery"
+HTTP_KIND = "http"
+CALL_KINDS = frozenset({"callState", "callAdded"})
+# The Graph traffic a bot developer reads first; the engine's inner events only on request.
+MAIN_KINDS = frozenset({"response", "notification", DELIVERY_KIND, HTTP_KIND, *CALL_KINDS})
 FILTERS = (
-    ("main", "Responses and notifications"),
+    ("main", "Responses, notifications and deliveries"),
     ("response", "Responses"),
     ("notification", "Notifications"),
-    ("all", "All engine events"),
+    ("delivery", "Deliveries to the bot"),
+    ("http", "Bot's HTTP requests"),
+    ("call", "Call states"),
+    ("all", "Everything (engine events too)"),
 )
+# Filter key → the record kinds it shows (None: every kind).
+FILTER_KINDS: dict[str, frozenset[str] | None] = {
+    "main": MAIN_KINDS,
+    "response": frozenset({"response"}),
+    "notification": frozenset({"notification"}),
+    "delivery": frozenset({DELIVERY_KIND}),
+    "http": frozenset({HTTP_KIND}),
+    "call": CALL_KINDS,
+    "all": None,
+}
+GREEN = "#2e7d32"
+RED = "#c62828"
+AMBER = "#ef6c00"
+BLUE = "#1565c0"
+PURPLE = "#6a1b9a"
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 EVENT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+def _ms(latency_ms: float) -> str:
+    """A latency for a summary: 0.4, 3.2, 17 (ms)."""
+    return f"{latency_ms:.1f}" if latency_ms < 10 else f"{latency_ms:.0f}"
 
 
 def record_summary(record: dict[str, Any]) -> str:
@@ -49,8 +81,56 @@ def record_summary(record: dict[str, Any]) -> str:
         return f"{record['action']} → {record['status']} {message}"
     if kind == "notification":
         return str(record.get("summary", ""))
+    if kind == DELIVERY_KIND:
+        return delivery_summary(record)
+    if kind == HTTP_KIND:
+        return (
+            f"{record['method']} {record['path']} → {record['status']} "
+            f"({_ms(record['latencyMs'])} ms)"
+        )
+    if kind == "callState":
+        return f"call {str(record['callId'])[:8]} {record['state']} ({record['reason']})"
+    if kind == "callAdded":
+        return (
+            f"call {str(record['callId'])[:8]} added ({record['direction']}, "
+            f"callback {record['callbackUri']})"
+        )
     details = {k: v for k, v in record.items() if k not in ("t", "kind", "operationId")}
     return ", ".join(f"{k}={v}" for k, v in details.items())
+
+
+def delivery_summary(record: dict[str, Any]) -> str:
+    """E.g. "#2 call established → POST callback 202 in 3.1 ms (attempt 1)"."""
+    head = f"#{record['sequence']} {record.get('summary') or 'notification'}"
+    attempt = int(record["attempt"])
+    if record["outcome"] == "delivered":
+        return (
+            f"{head} → POST callback {record['status']} in {_ms(record['latencyMs'])} ms "
+            f"(attempt {attempt})"
+        )
+    if record["outcome"] == "retrying":
+        return (
+            f"{head} → retrying in {record.get('retryInS') or 0:.1f} s: {record['error']} "
+            f"(attempt {attempt})"
+        )
+    attempts = "1 attempt" if attempt == 1 else f"{attempt} attempts"
+    return f"{head} → failed after {attempts}: {record['error']}"
+
+
+def record_colour(record: dict[str, Any]) -> str | None:
+    """The kind column's colour: green for success, amber for a retry, red for a failure."""
+    kind = record["kind"]
+    if kind == "response":
+        return GREEN if record["status"] == 200 else RED
+    if kind == "notification":
+        return BLUE
+    if kind == DELIVERY_KIND:
+        return {"delivered": GREEN, "retrying": AMBER}.get(record["outcome"], RED)
+    if kind == HTTP_KIND:
+        return GREEN if 200 <= int(record["status"]) < 300 else RED
+    if kind in CALL_KINDS:
+        return PURPLE
+    return None
 
 
 class LogView(QWidget):
@@ -107,19 +187,18 @@ class LogView(QWidget):
 
     def add_events(self, events: list[ev.Event]) -> None:
         """Append a row per logged event (audio chunks are not logged)."""
+        self.add_records([r for r in map(event_record, events) if r is not None])
+
+    def add_records(self, records: list[dict[str, Any]]) -> None:
+        """Append a row per record (each has ``t`` in seconds and ``kind``)."""
         follow = self._at_bottom()
-        for event in events:
-            record = event_record(event)
-            if record is None:
-                continue
+        for record in records:
             self.records.append(record)
             item = QTreeWidgetItem([f"{record['t']:.3f}", record["kind"], record_summary(record)])
             item.setData(0, RECORD_ROLE, record)
-            if record["kind"] == "response":
-                colour = "#2e7d32" if record["status"] == 200 else "#c62828"
+            colour = record_colour(record)
+            if colour is not None:
                 item.setForeground(1, QColor(colour))
-            elif record["kind"] == "notification":
-                item.setForeground(1, QColor("#1565c0"))
             self.tree.addTopLevelItem(item)
             item.setHidden(not self._matches(record))  # only works once the item is in the tree
         if follow:
@@ -130,10 +209,8 @@ class LogView(QWidget):
         return bar.value() >= bar.maximum() - 2
 
     def _matches(self, record: dict[str, Any]) -> bool:
-        kind = self.filter_kind.currentData()
-        if kind == "main" and record["kind"] not in ("response", "notification"):
-            return False
-        if kind in ("response", "notification") and record["kind"] != kind:
+        kinds = FILTER_KINDS.get(self.filter_kind.currentData())
+        if kinds is not None and record["kind"] not in kinds:
             return False
         needle = self.filter_text.text().strip().lower()
         if needle:

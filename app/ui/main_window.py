@@ -2,7 +2,10 @@
 
 Threading (DESIGN.md rules 1-3): the window never touches the engine's state. It sends
 commands to a ``LiveSession`` (thread-safe) and, on a QTimer, drains the immutable events and
-level blocks the session's threads queued. The timer only polls and repaints.
+level blocks the session's threads queued. The timer only polls and repaints. With the Graph
+endpoint on, the server's event-loop thread queues its events (deliveries, the bot's requests,
+call states) and served calls into one inbox, and a worker thread offers incoming calls; the
+same timer drains them.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +86,10 @@ WINDOW_TITLE = "CallSim — fake caller for Graph recordResponse"
 POLL_INTERVAL_MS = 40
 REPLAY_TAG = "replay"
 STOP_TONE_SUBCODE = RESULTS[Ending.STOP_TONE].subcode
+# The endpoint's records are kept this many at most, so that a served call's rows from before
+# the caller picks up (the bot's POST, "establishing", their deliveries) survive the log's
+# reset when the window attaches to it; a few hundred calls' worth [I].
+SERVER_BACKLOG = 2000
 TIMER_LANES = (
     ("initialSilence", "Initial silence"),
     ("maxSilence", "Max silence"),
@@ -95,6 +104,15 @@ class InputChoice:
     kind: str  # "device", "file" or "silence"
     device: DeviceInfo | None = None
     path: str = ""
+
+
+@dataclass(frozen=True)
+class IncomingOffer:
+    """What offering an incoming call to the bot gave (from the worker thread to the window)."""
+
+    callback_url: str
+    call_id: str | None  # None: the endpoint could not offer it, ``error`` says why
+    error: str = ""
 
 
 InputFactory = Callable[[InputChoice], InputDevice]
@@ -243,8 +261,19 @@ class MainWindow(QMainWindow):
         self._stop_tone_endings: dict[int, ev.OperationEnded] = {}
         self.speaker: OutputDevice | None = None
         self.server: Any = None  # app.server.server.GraphServer while the endpoint is on
+        # Everything the endpoint's threads tell the window, in the order they said it:
+        # ("server", ServerEvent), ("attach", (call, events queue)), ("detach", call id),
+        # ("incoming", IncomingOffer).
         self._server_inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._server_backlog: deque[Any] = deque(maxlen=SERVER_BACKLOG)
         self._served_call_id: str | None = None
+        self._attached_calls: set[str] = set()  # their engine events come from the session
+        # Wall time of the log's t = 0 for endpoint rows: the current call's start.
+        self._log_origin_wall_s = time.time()
+        self._offers: dict[str, str] = {}  # call id -> callback URL, calls the button offered
+        self._offer_states: dict[str, str] = {}  # call id -> its last Graph state
+        self._offer_thread: threading.Thread | None = None
+        self._offer_pending = False  # from the click until the worker's IncomingOffer is drained
         self._playing_take: Take | None = None
 
         self._build_ui()
@@ -419,11 +448,33 @@ class MainWindow(QMainWindow):
         row.addWidget(self.endpoint_url, 1)
         row.addWidget(self.endpoint_copy)
         self.endpoint_status = QLabel("")
+        self.endpoint_status.setObjectName("endpointStatus")
         self.endpoint_status.setWordWrap(True)
+        self.endpoint_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        incoming = QHBoxLayout()
+        self.incoming_url = QLineEdit()
+        self.incoming_url.setObjectName("incomingCallbackUrl")
+        self.incoming_url.setPlaceholderText("the bot's callback URL, e.g. https://bot/api/calls")
+        self.incoming_url.setToolTip(
+            "Where the bot receives notifications: the incoming call is offered there, and the "
+            "bot answers (or rejects) it through this endpoint."
+        )
+        self.incoming_button = QPushButton("Incoming call to bot")
+        self.incoming_button.setObjectName("incomingCall")
+        self.incoming_button.setEnabled(False)
+        incoming.addWidget(self.incoming_url, 1)
+        incoming.addWidget(self.incoming_button)
+        self.endpoint_banner = Banner()
+        self.endpoint_banner.setObjectName("endpointBanner")
         layout.addWidget(self.endpoint_toggle)
         layout.addLayout(row)
         layout.addWidget(self.endpoint_status)
+        layout.addWidget(QLabel("Bot's callback URL (for an incoming call):"))
+        layout.addLayout(incoming)
+        layout.addWidget(self.endpoint_banner)
         self.endpoint_toggle.toggled.connect(self.set_endpoint_enabled)
+        self.incoming_button.clicked.connect(self.offer_incoming_call)
+        self.incoming_url.returnPressed.connect(self.offer_incoming_call)
         self.endpoint_copy.clicked.connect(
             lambda: QGuiApplication.clipboard().setText(self.endpoint_url.text())
         )
@@ -526,16 +577,26 @@ class MainWindow(QMainWindow):
             inbox = self._server_inbox
 
             def caller_factory(call: Any) -> _ServedCaller:
+                """Runs on the server's event-loop thread."""
                 return _ServedCaller(call, inbox)
 
+            def on_event(event: Any) -> None:
+                """Runs on the server's event-loop thread: enqueue the immutable event only."""
+                inbox.put(("server", event))
+
             try:
-                self.server = GraphServer(caller_factory=caller_factory).start()
+                server = GraphServer(caller_factory=caller_factory, on_event=on_event)
+                self.server = server.start()
             except Exception as exc:  # port in use, aiohttp missing: say so, stay off
+                self.server = None
                 self.endpoint_status.setText(f"Cannot start the endpoint: {exc}")
                 self.endpoint_toggle.setChecked(False)
                 return
+            if self.session is None or not self.session.running:
+                self._log_origin_wall_s = time.time()
             self.endpoint_url.setText(self.server.graph_base_url("v1.0"))
             self.endpoint_copy.setEnabled(True)
+            self.endpoint_banner.show_message("")
             self.endpoint_status.setText(
                 "Point the bot's Graph base URL here; when it places or answers a call, this "
                 "window is the caller."
@@ -546,21 +607,170 @@ class MainWindow(QMainWindow):
             self.endpoint_url.clear()
             self.endpoint_copy.setEnabled(False)
             self.endpoint_status.setText("")
+            self.endpoint_banner.show_message("")
+            self._offers.clear()
+            self._offer_states.clear()
+        self._update_endpoint_buttons()
+
+    def _update_endpoint_buttons(self) -> None:
+        self.incoming_button.setEnabled(self.server is not None and not self._offer_pending)
+
+    def offer_incoming_call(self) -> None:
+        """Offer an incoming call to the bot's callback URL; it answers or rejects over HTTP."""
+        server = self.server
+        url = self.incoming_url.text().strip()
+        if server is None:
+            self.endpoint_banner.show_message("Turn the Graph endpoint on first.")
+            return
+        if self._offer_pending:
+            return
+        if not url:
+            self.endpoint_banner.show_message(
+                "Enter the bot's callback URL: the incoming call is offered there."
+            )
+            return
+        self.endpoint_banner.show_message("")
+        self.endpoint_status.setText(f"Offering an incoming call to {url} …")
+        inbox = self._server_inbox
+
+        def offer() -> None:
+            """Runs on its own thread: incoming_call blocks until the endpoint made the call."""
+            try:
+                call = server.incoming_call(url)
+            except Exception as exc:  # a bad URL, a stopped endpoint: reported, never raised
+                inbox.put(("incoming", IncomingOffer(url, None, _offer_error(exc))))
+            else:
+                inbox.put(("incoming", IncomingOffer(url, call.call_id)))
+
+        self._offer_pending = True
+        self._offer_thread = threading.Thread(target=offer, name="incoming-call", daemon=True)
+        self._offer_thread.start()
+        self._update_endpoint_buttons()
 
     def _drain_server_inbox(self) -> None:
+        rows: list[dict[str, Any]] = []
         for kind, payload in drain_queue(self._server_inbox):
+            if kind == "server":
+                record = self._on_server_event(payload)
+                if record is not None:
+                    rows.append(record)
+                continue
+            # Rows so far belong before what follows (an attach resets the log).
+            self.log.add_records(rows)
+            rows = []
             if kind == "attach":
-                self._attach_served_call(payload)
+                self._attach_served_call(*payload)
             elif kind == "detach" and payload == self._served_call_id and self.session:
                 self._finish_session()
+            elif kind == "incoming":
+                self._on_offer(payload)
+        self.log.add_records(rows)
 
-    def _attach_served_call(self, call: Any) -> None:
+    def _on_server_event(self, event: Any) -> dict[str, Any] | None:
+        """One endpoint event: follow the offered calls; return its log record (None: skip)."""
+        from app.server.events import EngineEvent
+
+        if isinstance(event, EngineEvent):
+            if event.call_id in self._attached_calls:
+                return None  # the session's own subscription logs this call's engine events
+            return event.to_json()  # another call's (its t is that call's sample clock)
+        self._server_backlog.append(event)
+        self._follow_calls(event)
+        return self._server_record(event)
+
+    def _server_record(self, event: Any) -> dict[str, Any]:
+        """The endpoint's record of ``event`` plus ``t``: seconds from the current call's start."""
+        t = round(event.wall_time_s - self._log_origin_wall_s, 3)
+        return {"t": t, **event.to_json()}
+
+    def _follow_calls(self, event: Any) -> None:
+        """Say in the endpoint panel how the served call and the offered calls are doing."""
+        from app.server.events import CallStateChanged
+        from app.server.notifier import DeliveryRecord
+
+        call_id = getattr(event, "call_id", None)
+        url = self._offers.get(call_id) if call_id is not None else None
+        if isinstance(event, DeliveryRecord):
+            if url is not None and self._offer_states.get(event.call_id) == "incoming":
+                self._show_offer_delivery(event, url)
+            elif event.outcome == "failed":
+                self.endpoint_banner.show_message(
+                    f"A notification could not be delivered to the bot at {event.url}: "
+                    f"{event.error} (gave up after {_attempts(event.attempt)})."
+                )
+            return
+        if not isinstance(event, CallStateChanged):
+            return
+        served = event.call_id == self._served_call_id and self.server is not None
+        if served and event.state == "terminated":
+            self.endpoint_status.setText(f"Served call {event.call_id} ended ({event.reason}).")
+        if url is None:
+            return
+        previous = self._offer_states.get(event.call_id)
+        self._offer_states[event.call_id] = event.state
+        short = event.call_id[:8]
+        if event.state == "establishing":
+            self.endpoint_banner.show_message("")
+            self.endpoint_status.setText(f"The bot answered incoming call {short}; connecting …")
+        elif event.state == "terminated":
+            del self._offers[event.call_id]
+            if previous == "incoming" and event.reason == "bot hung up":
+                self.endpoint_status.setText(f"The bot rejected incoming call {short}.")
+            elif previous == "incoming":
+                self.endpoint_status.setText(f"Incoming call {short} ended unanswered.")
+                self.endpoint_banner.show_message(
+                    f"The bot at {url} did not answer incoming call {short} ({event.reason})."
+                )
+
+    def _show_offer_delivery(self, record: Any, url: str) -> None:
+        short = record.call_id[:8]
+        if record.outcome == "delivered":
+            self.endpoint_banner.show_message("")
+            self.endpoint_status.setText(
+                f"Incoming call {short} reached the bot (HTTP {record.status} in "
+                f"{record.latency_ms:.0f} ms); waiting for it to answer …"
+            )
+        elif record.outcome == "retrying":
+            self.endpoint_banner.show_message(
+                f"The bot's callback {url} did not take incoming call {short}: {record.error}. "
+                f"Retrying in {record.retry_in_s or 0:.1f} s (attempt {record.attempt})."
+            )
+        else:
+            self.endpoint_banner.show_message(
+                f"The bot's callback {url} did not take incoming call {short}: {record.error}. "
+                f"Gave up after {_attempts(record.attempt)}; the call ends unanswered."
+            )
+
+    def _on_offer(self, offer: IncomingOffer) -> None:
+        """The worker thread is done offering: say how it went."""
+        self._offer_pending = False
+        self._update_endpoint_buttons()
+        if self.server is None:
+            return  # the endpoint was turned off meanwhile: nothing left to follow
+        if offer.call_id is None:
+            message = f"Incoming call to {offer.callback_url} failed: {offer.error}"
+            self.endpoint_status.setText(message)
+            self.endpoint_banner.show_message(message)
+            return
+        self._offers[offer.call_id] = offer.callback_url
+        self._offer_states[offer.call_id] = "incoming"
+        self.endpoint_status.setText(
+            f"Offered incoming call {offer.call_id[:8]} to {offer.callback_url}; "
+            "waiting for the bot to answer …"
+        )
+        # Its deliveries may have been drained before this reply: follow them now.
+        for event in list(self._server_backlog):
+            if getattr(event, "call_id", None) == offer.call_id:
+                self._follow_calls(event)
+
+    def _attach_served_call(self, call: Any, events_q: queue.SimpleQueue[ev.Event]) -> None:
         """A served call is established: our microphone and keypad become its caller."""
         if self.session is not None and self.session.running:
             self.session.stop()
         try:
             microphone = self.input_factory(self.input_choice())
         except Exception as exc:
+            call.host.unsubscribe(events_q)
             self.endpoint_status.setText(f"Cannot open the input for the served call: {exc}")
             return
         folder = self._new_session_folder()
@@ -568,10 +778,20 @@ class MainWindow(QMainWindow):
         session = LiveSession(
             microphone, self.speaker, folder, manage_speaker=False, host=call.host
         )
-        self._events_q = session.subscribe()
+        self._events_q = events_q
         session.start()
         self.session = session
         self._served_call_id = call.call_id
+        self._attached_calls.add(call.call_id)
+        # The call's endpoint rows from before the pick-up stay, at negative times.
+        self._log_origin_wall_s = time.time()
+        self.log.add_records(
+            [
+                self._server_record(e)
+                for e in self._server_backlog
+                if getattr(e, "call_id", None) == call.call_id
+            ]
+        )
         self.timeline.reset(self.timeline_model, lambda: session.fed_samples)
         self.folder_label.setText(f"served call {call.call_id} · session: {folder}")
         self.endpoint_status.setText(f"Served call {call.call_id} is live.")
@@ -603,6 +823,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "CallSim", f"Cannot start the microphone:\n{exc}")
             return False
         self.session = session
+        self._log_origin_wall_s = time.time()
         self.timeline.reset(self.timeline_model, lambda: session.fed_samples)
         self.folder_label.setText(f"session: {folder}")
         self._update_call_buttons()
@@ -893,6 +1114,7 @@ class MainWindow(QMainWindow):
         if isinstance(form_state, dict):
             self.form.set_state(form_state)
         self.keypad.set_mode(str(s.value("keypad/mode", "both")))
+        self.incoming_url.setText(str(s.value("endpoint/incoming_callback", "")))
 
     def save_settings(self) -> None:
         """Write devices, the last request and the window layout."""
@@ -907,6 +1129,7 @@ class MainWindow(QMainWindow):
         s.setValue("audio/output_name", device.name if device is not None else "")
         s.setValue("request/form", json.dumps(self.form.state()))
         s.setValue("keypad/mode", self.keypad.mode)
+        s.setValue("endpoint/incoming_callback", self.incoming_url.text().strip())
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
@@ -932,11 +1155,28 @@ class _ServedCaller:
     def __init__(self, call: Any, inbox: queue.SimpleQueue[tuple[str, Any]]) -> None:
         self.call = call
         self.inbox = inbox
+        # Subscribed here, on the loop thread, before the bot can hear "established": no engine
+        # event of the call (say, the answer to the bot's first action) slips between the
+        # pick-up and the window's attaching, which happens at its next poll.
+        self.events: queue.SimpleQueue[ev.Event] = call.host.subscribe()
 
     def start(self) -> None:
         """The served call is established."""
-        self.inbox.put(("attach", self.call))
+        self.inbox.put(("attach", (self.call, self.events)))
 
     def stop(self) -> None:
         """The served call ended."""
         self.inbox.put(("detach", self.call.call_id))
+
+
+def _offer_error(exc: BaseException) -> str:
+    """Why an incoming call could not be offered, in one line."""
+    if isinstance(exc, TimeoutError):
+        return "the endpoint did not create the call in time (is it still running?)"
+    if isinstance(exc, ValueError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _attempts(n: int) -> str:
+    return "1 attempt" if n == 1 else f"{n} attempts"
