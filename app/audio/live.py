@@ -107,6 +107,10 @@ class LiveSession:
         self._events: list[ev.Event] = []  # engine thread only
         self._engine_tags: set[str] = set()  # engine thread only: prompt/beep clips queued
         self.host.add_listener(self._on_engine_event)
+        if not self._own_host:
+            # A served call may already be playing a prompt: catch up on the engine thread,
+            # after the listener is in place, so no playback is missed or played twice.
+            self.host.submit(self._catch_up_playback)
         self._heard: list[npt.NDArray[np.int16]] = []
         self._heard_samples = 0
         self._heard_lock = threading.Lock()
@@ -254,6 +258,15 @@ class LiveSession:
         )
 
     # -- threads --------------------------------------------------------------------------------
+
+    def _catch_up_playback(self, call: Call) -> None:
+        # Engine thread.
+        now = call.current_playback()
+        if now is not None and self.speaker is not None:
+            operation_id, what, rest = now
+            tag = f"{operation_id}:{what}"
+            self._engine_tags.add(tag)
+            self.speaker.mixer.play(rest, ENGINE_RATE_HZ, tag)
 
     def _on_engine_event(self, event: ev.Event) -> None:
         # Engine thread: keep the log (not the audio chunks) and drive the speaker.

@@ -378,6 +378,19 @@ class Call:
         snap = self._op_snapshots.get(operation_id)
         return json.loads(json.dumps(snap)) if snap is not None else None
 
+    def current_playback(self) -> tuple[str, str, FloatArray] | None:
+        """What the caller should be hearing now: (operation id, "prompt"|"beep", the rest).
+
+        For a speaker that attaches to a call already in progress (a served call picked up
+        by the GUI); "now" is the analysis position, where PlaybackStarted events are emitted.
+        """
+        op = self._queue[0] if self._queue else None
+        if op is None or op.phase not in ("prompt", "beep"):
+            return None
+        what, start, _, samples = op.playback[op.playback_index]
+        rest = samples[max(0, self._judged - start) :]
+        return op.operation_id, what, rest
+
     @property
     def subscribed_to_tones(self) -> bool:
         """Whether subscribeToTone is in force."""

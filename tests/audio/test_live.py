@@ -159,3 +159,36 @@ def _without_recording_location(envelope: dict) -> dict:
         if data.get("recordingLocation"):
             text = text.replace(data["recordingLocation"], "<location>")
     return json.loads(text)
+
+
+def test_session_attached_late_to_a_served_call_still_plays_its_prompt(tmp_path: Path) -> None:
+    """A served call's engine may start a prompt before the window attaches as its caller."""
+    from app.core.call import Call
+    from app.core.media import LoadedPrompt
+    from app.session import EngineHost
+
+    prompt = _tone(440.0, 1.0)
+    call = Call(prompt_loader=lambda uri: LoadedPrompt(prompt, ENGINE_RATE_HZ, 1, "PCM_16", "WAV"))
+    host = EngineHost(call).start()
+    try:
+        body = {
+            "prompts": [
+                {"@odata.type": "#microsoft.graph.mediaPrompt", "mediaInfo": {"uri": "p.wav"}}
+            ],
+        }
+        assert host.action("recordResponse", body).result(timeout=5).status == 200
+        # 0.3 s of the prompt go by before the window attaches (the server fed silence).
+        host.feed(np.zeros(round(0.3 * ENGINE_RATE_HZ), np.float32))
+        host.flush().result(timeout=5)
+        mic = FileInputDevice(np.zeros(0, np.float32), rate_hz=ENGINE_RATE_HZ, realtime=False)
+        speaker = FakeOutputDevice(ENGINE_RATE_HZ, realtime=False)
+        session = LiveSession(mic, speaker, tmp_path / "s", host=host).start()
+        session.wait_engine()
+        speaker.pump(ENGINE_RATE_HZ)
+        played = speaker.played()
+        session.stop()
+    finally:
+        host.stop()
+    # The rest of the prompt (about 0.7 s of the 440 Hz tone) reached the speaker.
+    loud = np.abs(played) > 0.05
+    assert 0.5 * ENGINE_RATE_HZ < loud.sum() < 0.8 * ENGINE_RATE_HZ
