@@ -30,8 +30,39 @@ FloatArray = npt.NDArray[np.float32]
 DEFAULT_BLOCK_S = 0.02
 
 
-class FileInputDevice:
+class _Paced:
+    """Start and stop of the wall-clock thread that runs a fake device in real-time mode."""
+
+    _thread_name = "fake-device"
+
+    def _init_pacing(self, realtime: bool) -> None:
+        self.realtime = realtime
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the pacing thread (real-time mode only; otherwise ``pump`` drives it)."""
+        if not self.realtime or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the pacing thread."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(2.0)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class FileInputDevice(_Paced):
     """A microphone that plays a track (then silence); real-time or pumped by hand."""
+
+    _thread_name = "file-microphone"
 
     def __init__(
         self,
@@ -60,12 +91,10 @@ class FileInputDevice:
         self.track: FloatArray = np.ascontiguousarray(track, dtype=np.float32)
         self.channels = int(self.track.shape[1]) if self.track.ndim == 2 else 1
         self.block_frames = block_frames or max(1, round(self.rate_hz * DEFAULT_BLOCK_S))
-        self.realtime = realtime
+        self._init_pacing(realtime)
         self.loop = loop
         self.position = 0  # frames delivered so far
         self._queue: queue.SimpleQueue[FloatArray] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     @property
@@ -109,21 +138,6 @@ class FileInputDevice:
         """``pump`` by duration."""
         return self.pump(round(seconds * self.rate_hz))
 
-    def start(self) -> None:
-        """Start the pacing thread (real-time mode only)."""
-        if not self.realtime or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="file-microphone", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop delivering blocks."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(2.0)
-
     def read(self, timeout_s: float) -> FloatArray | None:
         """The next block, or None after ``timeout_s``."""
         try:
@@ -146,8 +160,10 @@ class FileInputDevice:
             self._stop.wait(block_s / 2)
 
 
-class FakeOutputDevice:
+class FakeOutputDevice(_Paced):
     """A speaker that renders its mixer in real time or on ``pump``, optionally keeping it."""
+
+    _thread_name = "fake-speaker"
 
     def __init__(
         self,
@@ -160,13 +176,11 @@ class FakeOutputDevice:
     ) -> None:
         self.name = name
         self.mixer = Mixer(rate_hz)
-        self.realtime = realtime
+        self._init_pacing(realtime)
         self.keep = keep
         self.block_frames = block_frames or max(1, round(rate_hz * DEFAULT_BLOCK_S))
         self._played: list[FloatArray] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def pump(self, n_frames: int) -> None:
         """Render ``n_frames`` now."""
@@ -185,21 +199,6 @@ class FakeOutputDevice:
             if not self._played:
                 return np.zeros(0, dtype=np.float32)
             return np.concatenate(self._played)
-
-    def start(self) -> None:
-        """Start the real-time rendering thread (real-time mode only)."""
-        if not self.realtime or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="fake-speaker", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop rendering."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(2.0)
 
     def _run(self) -> None:
         t0 = time.monotonic()

@@ -80,6 +80,7 @@ from app.ui.takes_view import Take, TakesView
 from app.ui.texts import code_text, ending_in_words
 from app.ui.timeline_view import LANE_COLOURS, TimelineView
 from app.ui.widgets import Banner, LevelMeter, LiveWaveform, peak_to_dbfs
+from app.ui.widgets import file_row as file_row_widget
 
 WINDOW_TITLE = "CallSim — fake caller for Graph recordResponse"
 # 25 polls a second: smooth countdowns and meters, and well under the ~100 ms a user notices.
@@ -391,15 +392,9 @@ class MainWindow(QMainWindow):
         elif not self.audio.inputs:
             self.input_combo.setCurrentIndex(self.input_combo.findText("WAV file as microphone"))
         form.addRow("Input", self.input_combo)
-        file_row = QWidget()
-        fl = QHBoxLayout(file_row)
-        fl.setContentsMargins(0, 0, 0, 0)
         self.input_file = QLineEdit()
         self.input_file.setPlaceholderText("a WAV file played as the microphone")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse_input)
-        fl.addWidget(self.input_file, 1)
-        fl.addWidget(browse)
+        file_row = file_row_widget(self.input_file, self._browse_input)
         form.addRow("File", file_row)
         self._input_file_row = file_row
         self._audio_form = form

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QSlider,
     QSpinBox,
     QToolButton,
@@ -46,6 +45,7 @@ from app.graph.requests import (
     parse_record_response,
 )
 from app.ui.keypad import KEYPAD_ROWS
+from app.ui.widgets import file_row as file_row_widget
 
 PROMPT_KINDS = (
     ("none", "No prompt"),
@@ -129,15 +129,9 @@ class RequestForm(QWidget):
         for path in sample_prompts:
             self.sample_combo.addItem(path.stem, str(path))
         form.addRow("Sample", self.sample_combo)
-        file_row = QWidget()
-        file_layout = QHBoxLayout(file_row)
-        file_layout.setContentsMargins(0, 0, 0, 0)
         self.prompt_file = QLineEdit()
         self.prompt_file.setPlaceholderText("WAV, mono, 16-bit, 16 kHz")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse_prompt)
-        file_layout.addWidget(self.prompt_file, 1)
-        file_layout.addWidget(browse)
+        file_row = file_row_widget(self.prompt_file, self._browse_prompt)
         form.addRow("File", file_row)
         self.prompt_uri = QLineEdit()
         self.prompt_uri.setPlaceholderText("https://… or file:///…")

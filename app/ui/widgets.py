@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QWidget
 
 from app.core.dsp.levels import SILENCE_FLOOR_DBFS
 
@@ -189,3 +190,15 @@ class Banner(QLabel):
         """Show ``text`` (hide when empty)."""
         self.setText(text)
         self.setVisible(bool(text))
+
+
+def file_row(line_edit: QLineEdit, on_browse: Callable[[], None]) -> QWidget:
+    """A path field with a "Browse…" button beside it, as one form row widget."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    browse = QPushButton("Browse…")
+    browse.clicked.connect(on_browse)
+    layout.addWidget(line_edit, 1)
+    layout.addWidget(browse)
+    return row
