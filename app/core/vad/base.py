@@ -8,11 +8,13 @@ into speech start/end edges; masking of prompt, beep and DTMF frames is the call
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+from app.core.clock import FRAME_SAMPLES
 
 
 @runtime_checkable
@@ -28,6 +30,29 @@ class FrameClassifier(Protocol):
     def reset(self) -> None:
         """Forget all adaptive state, as if newly built."""
         ...
+
+
+def frames_classifier(
+    classifier: FrameClassifier,
+) -> Callable[[npt.NDArray[np.float32], int], list[bool]]:
+    """A function classifying consecutive frames (shape (n, FRAME_SAMPLES)) from start_sample.
+
+    The classifier's own ``classify_frames`` if it has one (the energy classifier computes a
+    batch's levels in one matrix product), else ``classify`` frame by frame. Either way the
+    decisions are those of ``classify`` called frame by frame.
+    """
+    batch = getattr(classifier, "classify_frames", None)
+    if callable(batch):
+        return cast("Callable[[npt.NDArray[np.float32], int], list[bool]]", batch)
+    classify = classifier.classify
+    frame_samples = FRAME_SAMPLES
+
+    def one_by_one(frames: npt.NDArray[np.float32], start_sample: int) -> list[bool]:
+        return [
+            classify(frames[i], start_sample + i * frame_samples) for i in range(frames.shape[0])
+        ]
+
+    return one_by_one
 
 
 def _silero_available() -> bool:

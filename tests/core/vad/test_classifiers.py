@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,7 @@ from app.core.vad.base import (
     CLASSIFIER_NAMES,
     DEFAULT_CLASSIFIER,
     FrameClassifier,
+    frames_classifier,
     make_classifier,
 )
 from app.core.vad.endpointer import Endpointer
@@ -214,9 +216,50 @@ def test_energy_is_deterministic_and_reset_restores_the_initial_state(clips: lis
     assert np.array_equal(first, again) and np.array_equal(first, fresh)
 
 
+@pytest.mark.parametrize("band", [True, False], ids=["band", "broadband"])
+def test_energy_batches_decide_and_measure_exactly_like_single_frames(
+    clips: list[Clip], band: bool
+) -> None:
+    """The engine classifies whatever frames a feed completed in one batch; the batch size must
+    not change a single level or decision, or block sizes would change endings."""
+    options = {} if band else {"band_low_hz": 0.0, "band_high_hz": 8000.0}
+    signal = np.concatenate([mix_at_snr(clips[i], 15.0, seed=i) for i in range(3)])
+    frames = signal[: len(signal) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
+    single = EnergyClassifier(**options)
+    levels = [single.level_dbfs(frame) for frame in frames]
+    single.reset()
+    expected = [single.classify(frame, i * FRAME_SAMPLES) for i, frame in enumerate(frames)]
+    assert 0 < sum(expected) < len(expected)
+    # Every batch size from 1 to 40, and the sizes around the 256-row product chunks.
+    for size in [*range(1, 41), 255, 256, 257, 513, len(frames)]:
+        batched = EnergyClassifier(**options)
+        got: list[bool] = []
+        batch_levels: list[float] = []
+        for lo in range(0, len(frames), size):
+            batch = frames[lo : lo + size]
+            batch_levels += [float(v) for v in batched._powers(batch)]
+            got += batched.classify_frames(batch, lo * FRAME_SAMPLES)
+        assert got == expected, size
+        assert [10.0 * math.log10(max(p, 1e-12)) for p in batch_levels] == levels, size
+
+
+def test_frames_classifier_falls_back_to_classify_frame_by_frame(clips: list[Clip]) -> None:
+    signal = mix_at_snr(clips[1], 20.0, seed=3)
+    frames = signal[: len(signal) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
+    expected = classify_all(WebRtcClassifier(), signal).tolist()
+    webrtc = WebRtcClassifier()
+    batch = frames_classifier(webrtc)
+    got = batch(frames[:7], 0) + batch(frames[7:], 7 * FRAME_SAMPLES)
+    assert got == expected and any(got)
+    energy = EnergyClassifier()
+    assert frames_classifier(energy) == energy.classify_frames
+
+
 def test_energy_rejects_wrong_frame_shapes() -> None:
     with pytest.raises(ValueError):
         EnergyClassifier().classify(np.zeros(FRAME_SAMPLES + 1, dtype=np.float32), 0)
+    with pytest.raises(ValueError):
+        EnergyClassifier().classify_frames(np.zeros((2, FRAME_SAMPLES - 1), dtype=np.float32), 0)
     with pytest.raises(ValueError):
         EnergyClassifier(noise_window_s=0.01)
     with pytest.raises(ValueError):
