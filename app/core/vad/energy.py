@@ -54,9 +54,10 @@ BAND_LOW_HZ = 200.0
 BAND_HIGH_HZ = 2000.0
 # Power floor so digital silence maps to −120 dBFS instead of −inf.
 _MIN_POWER = 1e-12
-# Rows per matrix product, as in dsp/dtmf.py: OpenBLAS goes multi-threaded on larger products,
-# and its spinning threads cost more CPU than they save.
-_MATMUL_ROWS = 256
+# Rows per matrix product. OpenBLAS goes multi-threaded on larger products, and its spinning
+# threads cost more CPU than they save: measured on a 2-core machine, 32 frames took 23 µs of CPU
+# in one thread, 50 frames 75 µs in two (39 µs wall).
+_MATMUL_ROWS = 32
 
 
 def _power_to_dbfs(power: float) -> float:

@@ -230,8 +230,8 @@ def test_energy_batches_decide_and_measure_exactly_like_single_frames(
     single.reset()
     expected = [single.classify(frame, i * FRAME_SAMPLES) for i, frame in enumerate(frames)]
     assert 0 < sum(expected) < len(expected)
-    # Every batch size from 1 to 40, and the sizes around the 256-row product chunks.
-    for size in [*range(1, 41), 255, 256, 257, 513, len(frames)]:
+    # Every batch size from 1 to 70 (around the 32-row product chunks), and some longer ones.
+    for size in [*range(1, 71), 255, 256, 257, 513, len(frames)]:
         batched = EnergyClassifier(**options)
         got: list[bool] = []
         batch_levels: list[float] = []
