@@ -262,8 +262,20 @@ class Call:
         if self.ended or n_samples <= 0:
             return
         self._process_pending()
-        self.input_log.append((self._fed, "no_media", {"samples": n_samples}))
-        self._no_media.append((self._fed, self._fed + n_samples))
+        end = self._fed + n_samples
+        # A live feed reports a gap block by block: contiguous pieces are one gap, so that the
+        # media timeout sees its whole length (a replay feeds it at once and merges the same).
+        start = (
+            self._no_media.pop()[0]
+            if self._no_media and self._no_media[-1][1] == self._fed
+            else self._fed
+        )
+        self._no_media.append((start, end))
+        last = self.input_log[-1] if self.input_log else None
+        if last is not None and last[1] == "no_media" and last[0] + last[2]["samples"] == self._fed:
+            self.input_log[-1] = (last[0], "no_media", {"samples": end - last[0]})
+        else:
+            self.input_log.append((self._fed, "no_media", {"samples": n_samples}))
         self._append(np.zeros(n_samples, dtype=np.float32), mix=False)
         self._advance(flush=False)
 

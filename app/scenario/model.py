@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from app.core.clock import seconds_to_samples
+
 DtmfMode = Literal["both", "in-band", "out-of-band"]
 DTMF_MODES: tuple[DtmfMode, ...] = ("both", "in-band", "out-of-band")
 BOT_ACTIONS = ("recordResponse", "playPrompt", "cancelMediaProcessing", "subscribeToTone")
@@ -265,9 +267,14 @@ def _parse_caller(entry: object, index: int, path: Path) -> CallerEntry:
         off_s = _number(entry.get("off", 0.1), where, "off", path, minimum=0.0)
         return CallerEntry(at_s, dtmf=keys, dtmf_mode=mode, dtmf_on_s=on_s, dtmf_off_s=off_s)
     if kind == "no_media":
-        return CallerEntry(
-            at_s, no_media_s=_number(entry["no_media"], where, "no_media", path, minimum=0.02)
-        )
+        no_media_s = _number(entry["no_media"], where, "no_media", path)
+        if seconds_to_samples(no_media_s) < 1:
+            raise ScenarioError(
+                path,
+                where,
+                f"'no_media' must be at least one sample (1/16000 s), got {no_media_s!r}",
+            )
+        return CallerEntry(at_s, no_media_s=no_media_s)
     if entry["hangup"] is not True:
         raise ScenarioError(path, where, "'hangup' must be true")
     return CallerEntry(at_s, hangup=True)

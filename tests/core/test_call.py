@@ -339,6 +339,40 @@ def test_no_media_fails_with_8513_after_the_media_timeout() -> None:
     assert (end.code, end.subcode) == (500, 8513) and seconds(end) == 2.5
 
 
+def test_no_media_in_pieces_is_one_gap_as_a_live_feed_reports_it() -> None:
+    """A live microphone reports a gap one 20 ms block at a time: the pieces add up to one gap,
+    one input-log entry, and the same 8513 sample as a gap fed at once."""
+
+    def feed_pieces(c: Call) -> None:
+        for _ in range(150):
+            c.feed_no_media(320)
+
+    call = new_call(media_timeout_s=1.5)
+    call.action("recordResponse", record_body(initialSilenceTimeoutInSeconds=10))
+    run = feed_all(call, noise(1.0), at=[(1.0, feed_pieces)])
+    [end] = run.endings
+    assert (end.code, end.subcode) == (500, 8513) and seconds(end) == 2.5
+    gaps = [entry for entry in call.input_log if entry[1] == "no_media"]
+    assert gaps == [(RATE, "no_media", {"samples": 3 * RATE})]
+
+    # A key pressed mid-gap splits the log entry but not the gap the timeout sees.
+    def with_key(c: Call) -> None:
+        c.feed_no_media(RATE)
+        c.press_key("1")
+        c.feed_no_media(2 * RATE)
+
+    call = new_call(media_timeout_s=1.5)
+    call.action("recordResponse", record_body(initialSilenceTimeoutInSeconds=10))
+    run = feed_all(call, noise(1.0), at=[(1.0, with_key)])
+    [end] = run.endings
+    assert end.subcode == 8513 and seconds(end) == 2.5
+    gaps = [entry for entry in call.input_log if entry[1] == "no_media"]
+    assert gaps == [
+        (RATE, "no_media", {"samples": RATE}),
+        (2 * RATE, "no_media", {"samples": 2 * RATE}),
+    ]
+
+
 def test_caller_hang_up_sends_no_operation_notification_by_default() -> None:
     call = new_call()
     call.action("recordResponse", record_body())

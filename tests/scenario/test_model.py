@@ -30,6 +30,8 @@ def write(tmp_path: Path, text: str) -> Path:
         ('[[caller]]\ndtmf = "1x"\n', "[[caller]] #1", "'x'"),
         ('[[caller]]\ndtmf = "1"\nmode = "loud"\n', "[[caller]] #1", "'mode' must be one of"),
         ("[[caller]]\nat = 1\n", "[[caller]] #1", "exactly one of"),
+        ("[[caller]]\nno_media = 0.00001\n", "[[caller]] #1", "at least one sample"),
+        ("[[caller]]\nno_media = -1\n", "[[caller]] #1", "'no_media' must be >= 0"),
         ('[call]\nvad = "magic"\n[[caller]]\nhangup = true\n', "[call]", "'vad' must be one of"),
         ("", "top level", "no [[bot]] or [[caller]]"),
     ],
