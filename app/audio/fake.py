@@ -96,6 +96,7 @@ class FileInputDevice(_Paced):
         self.position = 0  # frames delivered so far
         self._queue: queue.SimpleQueue[FloatArray] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._held = False
 
     @property
     def overflows(self) -> int:
@@ -138,6 +139,19 @@ class FileInputDevice(_Paced):
         """``pump`` by duration."""
         return self.pump(round(seconds * self.rate_hz))
 
+    def hold(self) -> None:
+        """Stop delivering, as an unplugged or hung device does, until ``release``.
+
+        Real-time mode: nothing is captured meanwhile, so the track resumes where it stopped.
+        """
+        with self._lock:
+            self._held = True
+
+    def release(self) -> None:
+        """Deliver again after ``hold``."""
+        with self._lock:
+            self._held = False
+
     def read(self, timeout_s: float) -> FloatArray | None:
         """The next block, or None after ``timeout_s``."""
         try:
@@ -152,8 +166,11 @@ class FileInputDevice(_Paced):
         start = self.position
         block_s = self.block_frames / self.rate_hz
         while not self._stop.is_set():
-            due = start + int((time.monotonic() - t0) * self.rate_hz)
             with self._lock:
+                if self._held:
+                    # Re-anchor the clock: a held device captures nothing.
+                    t0, start = time.monotonic(), self.position
+                due = start + int((time.monotonic() - t0) * self.rate_hz)
                 while self.position + self.block_frames <= due:
                     self._queue.put(self._frames(self.position, self.block_frames))
                     self.position += self.block_frames
