@@ -16,6 +16,7 @@ from __future__ import annotations
 import queue
 import secrets
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,11 @@ PCM16_SCALE = 32768.0
 KEY_TONE_S = 0.1
 # How long the drain thread blocks on the device queue before checking for stop.
 DRAIN_POLL_S = 0.05
+# A real-time microphone that has delivered nothing for this long has stalled (unplugged, or its
+# sound server died): no device delivers blocks this far apart, and a loaded machine's hiccups
+# stay well below it. From then on the call gets "no media" for the time that passes, so the
+# engine's clock keeps running and Graph's media timeout (8513, graph-spec.md §4) can fire.
+STALL_AFTER_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,7 @@ class LiveSession:
         *,
         manage_speaker: bool = True,
         host: EngineHost | None = None,
+        stall_after_s: float | None = STALL_AFTER_S,
     ) -> None:
         self.microphone = microphone
         self.speaker = speaker
@@ -122,6 +129,13 @@ class LiveSession:
         self._stopped = False
         self.device_frames = 0  # microphone frames taken by the drain thread
         self.error: BaseException | None = None
+        # Stall watchdog, only for devices that deliver in real time (a test's pumped fake
+        # microphone delivers when the test says so; silence between pumps is not a stall).
+        self.stall_after_s = stall_after_s if getattr(microphone, "realtime", True) else None
+        self._stalled_since: float | None = None  # drain thread writes, UI reads
+        # While set, what the microphone delivers is not sent: the call gets no media instead
+        # (the caller's network drops), and the saved session holds silence for that time.
+        self._drop_media = threading.Event()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -185,6 +199,24 @@ class LiveSession:
     def hang_up(self) -> None:
         """The caller hangs up."""
         self.host.hang_up("caller")
+
+    def set_media_dropped(self, dropped: bool) -> None:
+        """Drop the caller's media from now on (True) or send it again (False)."""
+        if dropped:
+            self._drop_media.set()
+        else:
+            self._drop_media.clear()
+
+    @property
+    def media_dropped(self) -> bool:
+        """True while the caller's media is being dropped (``set_media_dropped``)."""
+        return self._drop_media.is_set()
+
+    @property
+    def stalled_s(self) -> float:
+        """How long the microphone has delivered nothing, once that counts as a stall; else 0."""
+        since = self._stalled_since
+        return 0.0 if since is None else time.monotonic() - since
 
     def play_local(self, samples: npt.ArrayLike, rate_hz: int, tag: str) -> None:
         """Play audio to the caller's speaker only (replaying a take); not sent to the call."""
@@ -288,10 +320,22 @@ class LiveSession:
     def _drain_loop(self) -> None:
         """Drain thread: device blocks → 16 kHz → 16-bit → kept, levels, engine."""
         try:
+            last_block_at = time.monotonic()
+            no_media_until = last_block_at  # wall time up to which a stall has been sent
             while not self._stop.is_set():
                 block = self.microphone.read(DRAIN_POLL_S)
+                now = time.monotonic()
                 if block is None:
+                    if self.stall_after_s is not None and now - last_block_at >= self.stall_after_s:
+                        if self._stalled_since is None:
+                            self._stalled_since = last_block_at
+                        # The gap began when the last block came in; send it as it grows.
+                        gap = round((now - no_media_until) * ENGINE_RATE_HZ)
+                        self._consume_no_media(gap)
+                        no_media_until += gap / ENGINE_RATE_HZ
                     continue
+                last_block_at = no_media_until = now
+                self._stalled_since = None
                 self._consume(self._resampler.process(block))
                 self.device_frames += len(block)
             # Whatever is still queued was heard before stop: take it too.
@@ -305,6 +349,11 @@ class LiveSession:
     def _consume(self, x: FloatArray) -> None:
         if len(x) == 0:
             return
+        if self._drop_media.is_set():
+            # The meter still shows the microphone; the engine hears nothing.
+            self.levels.put(LevelBlock(self._heard_samples + len(x), self._envelope(x), -120.0))
+            self._consume_no_media(len(x), levels=False)
+            return
         x = quantize_pcm16(x)
         pcm = np.round(x * PCM16_SCALE).astype(np.int16)
         with self._heard_lock:
@@ -313,6 +362,21 @@ class LiveSession:
             end = self._heard_samples
         self.levels.put(LevelBlock(end, self._envelope(x), rms_dbfs(x)))
         self.host.feed(x)
+
+    def _consume_no_media(self, n_samples: int, *, levels: bool = True) -> None:
+        """``n_samples`` of engine time with no media: silence kept, a gap for the engine."""
+        if n_samples <= 0:
+            return
+        # Kept as silence so the saved caller audio stays aligned with the engine's clock
+        # (a replay skips the same span of the track: runner.py, "no_media").
+        with self._heard_lock:
+            self._heard.append(np.zeros(n_samples, dtype=np.int16))
+            self._heard_samples += n_samples
+            end = self._heard_samples
+        if levels:
+            silence = np.zeros(n_samples, dtype=np.float32)
+            self.levels.put(LevelBlock(end, self._envelope(silence), -120.0))
+        self.host.feed_no_media(n_samples)
 
     def _envelope(self, x: FloatArray) -> FloatArray:
         joined = np.concatenate([self._carry, x]) if len(self._carry) else x

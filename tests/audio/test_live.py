@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import tomllib
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.audio.fake import FakeOutputDevice, FileInputDevice
-from app.audio.live import LiveSession, quantize_pcm16
+from app.audio.live import LiveSession, drain_queue, quantize_pcm16
 from app.audio.session_export import save_session
 from app.audio.wav import read_audio, read_engine_audio, write_wav
 from app.core import events as ev
@@ -192,3 +193,101 @@ def test_session_attached_late_to_a_served_call_still_plays_its_prompt(tmp_path:
     # The rest of the prompt (about 0.7 s of the 440 Hz tone) reached the speaker.
     loud = np.abs(played) > 0.05
     assert 0.5 * ENGINE_RATE_HZ < loud.sum() < 0.8 * ENGINE_RATE_HZ
+
+
+def test_dropped_media_fails_the_recording_with_8513_and_the_session_replays(
+    tmp_path: Path,
+) -> None:
+    """The caller's network drops for 2.5 s: 8513 two seconds into the gap; the saved session
+    holds silence there and one no_media entry, and replays to the same ending."""
+    track = _mic_track(0.5, 4.0)
+    mic = FileInputDevice(track, rate_hz=MIC_RATE_HZ, realtime=False, block_frames=960)
+    session = LiveSession(mic, None, tmp_path / "session", CallOptions(seed=99)).start()
+    events = session.subscribe()
+    body = {"initialSilenceTimeoutInSeconds": 10, "maxRecordDurationInSeconds": 30}
+    assert session.action("recordResponse", body).result(timeout=5).status == 200
+
+    def advance(seconds: float) -> None:
+        for _ in range(round(seconds / STEP_S)):
+            pumped = mic.pump(round(STEP_S * MIC_RATE_HZ))
+            wait_until(lambda n=pumped: session.settled(n), 10, "the drain to take the audio")
+            session.wait_engine()
+
+    advance(1.0)
+    gap_start = session.wait_engine()
+    session.set_media_dropped(True)
+    assert session.media_dropped
+    advance(2.5)
+    session.set_media_dropped(False)
+    advance(0.5)
+    session.stop()
+    got = drain_queue(events)
+    [ended] = [e for e in got if isinstance(e, ev.OperationEnded)]
+    assert (ended.status, ended.code, ended.subcode) == ("failed", 500, 8513)
+    # The gap starts where the engine stood when the media was dropped (its ~50 ms gathering
+    # of small blocks aside), and the timeout is 2 s of it.
+    assert 0 <= ended.sample_index - (gap_start + 2 * ENGINE_RATE_HZ) <= 0.06 * ENGINE_RATE_HZ
+
+    snapshot = session.snapshot()
+    [gap] = [entry for entry in snapshot.input_log if entry[1] == "no_media"]
+    # 2.5 s of microphone audio, give or take what the resampler held back at the edges.
+    assert abs(gap[2]["samples"] - 2.5 * ENGINE_RATE_HZ) <= 0.01 * ENGINE_RATE_HZ
+    heard = snapshot.caller_audio
+    assert not heard[gap[0] : gap[0] + gap[2]["samples"]].any()
+    assert heard[: gap[0]].any() and len(heard) == snapshot.fed_samples
+
+    saved = save_session(snapshot, tmp_path / "saved")
+    doc = tomllib.loads(saved.scenario.read_text("utf-8"))
+    no_media_s = gap[2]["samples"] / ENGINE_RATE_HZ
+    assert [c["no_media"] for c in doc["caller"] if "no_media" in c] == [no_media_s]
+    replay = run_scenario(load_scenario(saved.scenario), tmp_path / "replay")
+    assert replay.endings == [ended]
+
+
+def test_a_stalled_microphone_gives_the_call_no_media_until_it_delivers_again(
+    tmp_path: Path,
+) -> None:
+    """A real-time microphone that stops delivering (unplugged): the engine's clock goes on as
+    no media, the operation fails with 8513, and the call carries on when blocks come back."""
+    mic = FileInputDevice(None, rate_hz=MIC_RATE_HZ, realtime=True)
+    session = LiveSession(mic, None, tmp_path / "session", stall_after_s=0.3)
+    assert session.stall_after_s == 0.3
+    session.start()
+    try:
+        events = session.subscribe()
+        body = {"initialSilenceTimeoutInSeconds": 30, "maxRecordDurationInSeconds": 60}
+        assert session.action("recordResponse", body).result(timeout=5).status == 200
+        wait_until(lambda: session.fed_samples > 0.3 * ENGINE_RATE_HZ, 10, "audio to flow")
+        mic.hold()
+        held_at = session.heard_samples
+        wait_until(lambda: session.stalled_s > 0, 10, "the stall to be noticed")
+        got: list[ev.Event] = []
+
+        def ended_yet() -> bool:
+            got.extend(drain_queue(events))
+            return any(isinstance(e, ev.OperationEnded) for e in got)
+
+        wait_until(ended_yet, 10, "the media timeout")
+        [ended] = [e for e in got if isinstance(e, ev.OperationEnded)]
+        assert ended.subcode == 8513
+        # 2 s of engine time after the last block came in (one 20 ms block of slack each way,
+        # plus the drain's 50 ms polling).
+        assert abs(ended.sample_index - (held_at + 2 * ENGINE_RATE_HZ)) <= 0.1 * ENGINE_RATE_HZ
+        stalled_fed = session.fed_samples
+        mic.release()
+        wait_until(lambda: session.stalled_s == 0.0, 10, "blocks to come back")
+        wait_until(lambda: session.fed_samples > stalled_fed + 0.2 * ENGINE_RATE_HZ, 10, "audio")
+        assert session.call_id and not session.call.ended
+    finally:
+        session.stop()
+
+
+def test_a_pumped_microphone_is_never_stalled(tmp_path: Path) -> None:
+    mic = FileInputDevice(None, rate_hz=MIC_RATE_HZ, realtime=False)
+    session = LiveSession(mic, None, tmp_path / "session", stall_after_s=0.1).start()
+    try:
+        assert session.stall_after_s is None
+        time.sleep(0.4)
+        assert session.stalled_s == 0.0 and session.fed_samples == 0
+    finally:
+        session.stop()
