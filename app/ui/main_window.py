@@ -290,8 +290,8 @@ class MainWindow(QMainWindow):
     def _build_ui(self) -> None:
         self.banner = Banner()
         self.banner.setObjectName("audioBanner")
-        if not self.audio.available or self.audio.problem:
-            self.banner.show_message(self.audio.banner or self._partial_banner())
+        self.banner.show_message(self._device_banner())
+        self._stall_banner_shown = False
 
         # Centre: countdowns + timeline above, log and takes below.
         centre = QWidget()
@@ -373,7 +373,12 @@ class MainWindow(QMainWindow):
         self.takes.export_requested.connect(self._export_take)
         self._update_call_buttons()
 
-    def _partial_banner(self) -> str:
+    def _device_banner(self) -> str:
+        """What the banner says about the audio devices found at start (empty: all is well)."""
+        if self.audio.available and not self.audio.problem:
+            return ""
+        if self.audio.banner:
+            return self.audio.banner
         return f"{self.audio.problem}. Fix: {self.audio.fix}." if self.audio.problem else ""
 
     def _build_audio_group(self) -> QGroupBox:
@@ -415,8 +420,17 @@ class MainWindow(QMainWindow):
         self.start_button.setObjectName("startCall")
         self.hangup_button = QPushButton("Hang up (caller)")
         self.hangup_button.setObjectName("hangUp")
+        self.drop_media_button = QPushButton("Drop media")
+        self.drop_media_button.setObjectName("dropMedia")
+        self.drop_media_button.setCheckable(True)
+        self.drop_media_button.setToolTip(
+            "While pressed, the caller's media does not reach the call (a network loss): the "
+            "engine hears nothing and time goes on. After the media timeout (2 s), Graph fails "
+            "a running operation with 500/8513."
+        )
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.hangup_button)
+        buttons.addWidget(self.drop_media_button)
         form.addRow(buttons)
         self.meter = LevelMeter()
         self.wave = LiveWaveform()
@@ -426,6 +440,7 @@ class MainWindow(QMainWindow):
         self.output_combo.currentIndexChanged.connect(lambda _: self._open_speaker())
         self.start_button.clicked.connect(self.start_call)
         self.hangup_button.clicked.connect(self.hang_up)
+        self.drop_media_button.toggled.connect(self.set_media_dropped)
         self._input_changed()
         return group
 
@@ -837,6 +852,16 @@ class MainWindow(QMainWindow):
         if self.session is not None and self.session.running:
             self.session.hang_up()
 
+    def set_media_dropped(self, dropped: bool) -> None:
+        """Drop the caller's media (a network loss) while ``dropped``, or send it again."""
+        if self.session is None or not self.session.running:
+            return
+        self.session.set_media_dropped(dropped)
+        self.statusBar().showMessage(
+            "Caller media dropped: the call hears nothing." if dropped else "Caller media back.",
+            4000,
+        )
+
     def send_action(self, action: str, body: dict[str, Any]) -> None:
         """The bot sends ``action``; a call is started first if none is live."""
         if (self.session is None or not self.session.running) and not self.start_call():
@@ -881,6 +906,9 @@ class MainWindow(QMainWindow):
         live = self.session is not None and self.session.running
         self.start_button.setEnabled(not live)
         self.hangup_button.setEnabled(live)
+        self.drop_media_button.setEnabled(live)
+        if not live:
+            self.drop_media_button.setChecked(False)
         self.input_combo.setEnabled(not live)
         self.input_file.setEnabled(not live)
         self.output_combo.setEnabled(not live)
@@ -916,7 +944,24 @@ class MainWindow(QMainWindow):
                 self.banner.show_message(
                     f"The live session stopped: {session.error or session.host.error}"
                 )
+            else:
+                self._show_stall(session)
         self._update_playhead()
+
+    def _show_stall(self, session: LiveSession) -> None:
+        """Banner while the microphone delivers nothing; the device banner again after."""
+        stalled_s = session.stalled_s if session.running else 0.0
+        if stalled_s > 0.0:
+            timeout_s = session.call.config.media_timeout_s
+            self.banner.show_message(
+                f"The microphone ({session.microphone.name}) has delivered no audio for "
+                f"{stalled_s:.1f} s. The call gets no media meanwhile: Graph fails a running "
+                f"operation with 500/8513 after {timeout_s:g} s. Check the device, or hang up."
+            )
+            self._stall_banner_shown = True
+        elif self._stall_banner_shown:
+            self.banner.show_message(self._device_banner())
+            self._stall_banner_shown = False
 
     def _handle_events(self, events: list[ev.Event]) -> None:
         self.events.extend(events)

@@ -283,3 +283,63 @@ def test_other_bot_actions_from_their_buttons(rig: Rig, qtbot) -> None:
     assert "playPrompt failed 400/8508" in summaries[1]
     started = [e for e in window.events if isinstance(e, ev.PlaybackStarted)]
     assert [e.what for e in started] == ["prompt"]
+
+
+def test_drop_media_button_fails_the_recording_with_8513(rig: Rig, qtbot) -> None:
+    window, form = rig.window, rig.window.form
+    window.input_combo.setCurrentIndex(window.input_combo.findText("WAV file as microphone"))
+    window.input_file.setText(str(SPEECH))
+    form.initial_silence.slider.setValue(10)
+    form.max_silence.slider.setValue(10)
+    assert not window.drop_media_button.isEnabled()
+    qtbot.mouseClick(window.send_record, Qt.MouseButton.LeftButton)
+    assert window.drop_media_button.isEnabled() and not window.drop_media_button.isChecked()
+    rig.advance(1.0)
+    qtbot.mouseClick(window.drop_media_button, Qt.MouseButton.LeftButton)
+    assert window.drop_media_button.isChecked()
+    session = window.session
+    assert session is not None and session.media_dropped
+    rig.advance(2.5)
+    qtbot.waitUntil(lambda: len(rig.records("notification")) == 1, timeout=WAIT_MS)
+    info = rig.records("notification")[0]["payload"]["value"][0]["resourceData"]["resultInfo"]
+    assert (info["code"], info["subcode"]) == (500, 8513)
+    assert "500/8513" in window.countdowns.ending.text()
+    qtbot.mouseClick(window.drop_media_button, Qt.MouseButton.LeftButton)
+    assert not session.media_dropped
+    qtbot.mouseClick(window.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not session.running, timeout=WAIT_MS)
+    assert not window.drop_media_button.isEnabled()
+    assert not window.drop_media_button.isChecked()
+
+
+def test_a_stalled_microphone_shows_a_banner_until_it_delivers_again(qtbot, tmp_path: Path) -> None:
+    mics: list[FileInputDevice] = []
+
+    def realtime_input(choice: InputChoice) -> InputDevice:
+        mics.append(FileInputDevice(None, realtime=True, name="Test microphone"))
+        return mics[-1]
+
+    window = MainWindow(
+        open_settings(tmp_path / "settings.ini"),
+        audio_status=AudioStatus(True, "", ""),
+        input_factory=realtime_input,
+        output_factory=lambda device: FakeOutputDevice(ENGINE_RATE_HZ, realtime=False),
+        sessions_root=tmp_path / "sessions",
+    )
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.input_combo.setCurrentIndex(window.input_combo.findText("Silence"))
+    assert not window.banner.isVisible()
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    session = window.session
+    assert session is not None and session.running
+    qtbot.waitUntil(lambda: session.fed_samples > 0, timeout=WAIT_MS)
+    mics[0].hold()
+    qtbot.waitUntil(window.banner.isVisible, timeout=WAIT_MS)
+    text = window.banner.text()
+    assert "Test microphone" in text and "no audio" in text and "8513" in text
+    mics[0].release()
+    qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=WAIT_MS)
+    qtbot.mouseClick(window.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not session.running, timeout=WAIT_MS)
