@@ -320,13 +320,19 @@ class LiveSession:
     def _drain_loop(self) -> None:
         """Drain thread: device blocks → 16 kHz → 16-bit → kept, levels, engine."""
         try:
-            last_block_at = time.monotonic()
-            no_media_until = last_block_at  # wall time up to which a stall has been sent
+            # The watchdog starts with the first block: a sound server may take a moment to
+            # start a stream, and the call's clock starts with the first audio anyway.
+            last_block_at: float | None = None
+            no_media_until = 0.0  # wall time up to which a stall has been sent
             while not self._stop.is_set():
                 block = self.microphone.read(DRAIN_POLL_S)
                 now = time.monotonic()
                 if block is None:
-                    if self.stall_after_s is not None and now - last_block_at >= self.stall_after_s:
+                    if (
+                        self.stall_after_s is not None
+                        and last_block_at is not None
+                        and now - last_block_at >= self.stall_after_s
+                    ):
                         if self._stalled_since is None:
                             self._stalled_since = last_block_at
                         # The gap began when the last block came in; send it as it grows.

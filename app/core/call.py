@@ -569,9 +569,9 @@ class Call:
 
         The hot path of a capture: no key, tone or media gap about, no input or timer due in
         the frame, no speech edge. Exactly what ``_judge_frame`` does for such a frame, without
-        its general bookkeeping (it took half the engine's time). Returns the index of the
-        first frame left for ``_judge_frame``; a frame that yields a speech edge is finished
-        here. tests/core/test_call_fast_path.py compares the two paths on every ending.
+        its general bookkeeping (about 12 % of the engine's time in tests/bench). Returns the
+        index of the first frame left for ``_judge_frame``; a frame that yields a speech edge
+        is finished here. tests/core/test_call_fast_path.py runs random calls both ways.
         """
         op = self._queue[0] if self._queue else None
         if (
