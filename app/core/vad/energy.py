@@ -181,12 +181,14 @@ class EnergyClassifier:
             squares = np.square(x, dtype=np.float64)
             broadband: npt.NDArray[np.float64] = np.add.reduce(squares, axis=1) / self.frame_samples
             return broadband
-        if n % _MATMUL_ROWS == 1:
-            # A one-row product would take BLAS's matrix-vector kernel, which rounds differently
-            # from the matrix-matrix kernel every other product takes (measured): pad a row.
-            x = np.vstack((x, x[-1:]))
-        coefficients = np.empty((x.shape[0], projection_t.shape[1]), dtype=np.float32)
-        for lo in range(0, x.shape[0], _MATMUL_ROWS):
+        # Every product has exactly _MATMUL_ROWS rows (zeros pad the last): BLAS picks its
+        # kernel by shape, and a one-row product, for one, takes the matrix-vector kernel, which
+        # rounds differently (measured). One shape, one kernel, the same value for every row.
+        padded = -(-n // _MATMUL_ROWS) * _MATMUL_ROWS
+        if padded != n:
+            x = np.concatenate((x, np.zeros((padded - n, x.shape[1]), dtype=np.float32)))
+        coefficients = np.empty((padded, projection_t.shape[1]), dtype=np.float32)
+        for lo in range(0, padded, _MATMUL_ROWS):
             np.matmul(
                 x[lo : lo + _MATMUL_ROWS],
                 projection_t,
