@@ -60,7 +60,20 @@ class WebRtcClassifier:
         if frame.shape != (FRAME_SAMPLES,):
             raise ValueError(f"expected a frame of {FRAME_SAMPLES} samples, got {frame.shape}")
         # Both run on every frame so that both adaptive states see the whole stream.
-        gate_open = self._gate.classify(frame, start_sample)
+        return self._decide(frame, self._gate.classify(frame, start_sample))
+
+    def classify_frames(self, frames: npt.NDArray[np.float32], start_sample: int) -> list[bool]:
+        """Classify consecutive frames (shape (n, FRAME_SAMPLES)); the decisions of ``classify``.
+
+        The gate's levels come from one matrix product for the whole batch.
+        """
+        if frames.ndim != 2 or frames.shape[1] != FRAME_SAMPLES:
+            raise ValueError(f"expected frames of shape (n, {FRAME_SAMPLES}), got {frames.shape}")
+        gates = self._gate.classify_frames(frames, start_sample)
+        return [self._decide(frames[i], gate_open) for i, gate_open in enumerate(gates)]
+
+    def _decide(self, frame: npt.NDArray[np.float32], gate_open: bool) -> bool:
+        """WebRTC's decision on ``frame`` (it always runs: its state sees every frame) AND gate."""
         scaled = self._scaled
         np.multiply(frame, _INT16_SCALE, out=scaled)
         # minimum/maximum in place: about 3 µs cheaper per frame than np.clip (numpy 2.x).

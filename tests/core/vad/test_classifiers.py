@@ -243,14 +243,33 @@ def test_energy_batches_decide_and_measure_exactly_like_single_frames(
         assert [10.0 * math.log10(max(p, 1e-12)) for p in batch_levels] == levels, size
 
 
-def test_frames_classifier_falls_back_to_classify_frame_by_frame(clips: list[Clip]) -> None:
-    signal = mix_at_snr(clips[1], 20.0, seed=3)
+def test_webrtc_batches_decide_exactly_like_single_frames(clips: list[Clip]) -> None:
+    signal = np.concatenate([mix_at_snr(clips[i], 15.0, seed=i) for i in range(3)])
     frames = signal[: len(signal) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
     expected = classify_all(WebRtcClassifier(), signal).tolist()
-    webrtc = WebRtcClassifier()
-    batch = frames_classifier(webrtc)
+    assert 0 < sum(expected) < len(expected)
+    for size in (1, 2, 7, 25, 33, 64, len(frames)):
+        webrtc = WebRtcClassifier()
+        got: list[bool] = []
+        for lo in range(0, len(frames), size):
+            got += webrtc.classify_frames(frames[lo : lo + size], lo * FRAME_SAMPLES)
+        assert got == expected, size
+    with pytest.raises(ValueError):
+        WebRtcClassifier().classify_frames(frames[0], 0)
+
+
+def test_frames_classifier_falls_back_to_classify_frame_by_frame() -> None:
+    spans = [(700, 2000), (5000, 6400)]
+    scripted = make_classifier("scripted", spans=spans)
+    assert not hasattr(scripted, "classify_frames")
+    frames = np.zeros((30, FRAME_SAMPLES), dtype=np.float32)
+    expected = [
+        make_classifier("scripted", spans=spans).classify(frames[i], i * FRAME_SAMPLES)
+        for i in range(30)
+    ]
+    batch = frames_classifier(scripted)
     got = batch(frames[:7], 0) + batch(frames[7:], 7 * FRAME_SAMPLES)
-    assert got == expected and any(got)
+    assert got == expected and any(got) and not all(got)
     energy = EnergyClassifier()
     assert frames_classifier(energy) == energy.classify_frames
 
