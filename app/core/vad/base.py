@@ -73,9 +73,11 @@ CLASSIFIER_NAMES: tuple[str, ...] = (
 # endpointer defaults, on this 2-core machine:
 #   classifier  missed  false onsets  onset p95  offset p95  false starts in 90 s    µs/frame
 #                                                            of modulated pink noise
-#   energy      0/192   0             340 ms     399 ms      11                      ~9-14
-#   webrtc      0/192   7             10 s       10 s        69                      ~22-35
+#   energy      0/192   0             340 ms     399 ms      11                      ~3
+#   webrtc      0/192   7             10 s       10 s        69                      ~14
 #   silero      0/192   0             105 ms     202 ms      0                       ~170-265
+#   (µs/frame: frames in batches of 25, as the engine classifies them; silero goes frame by
+#   frame.)
 # WebRTC has better frame recall in white noise (76 % vs 59 % at 5 dB) but calls modulated noise
 # speech (43 % of silence frames at 10 dB SNR), merging utterances for seconds: a max-silence
 # timer would never fire. Silero is the most accurate (and rejects DTMF and beeps) but is an
