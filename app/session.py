@@ -20,6 +20,7 @@ from app.audio.wav import RecordingWriter
 from app.core import events as ev
 from app.core.call import Call
 from app.core.clock import ENGINE_RATE_HZ
+from app.graph.results import CallEnd
 
 T = TypeVar("T")
 
@@ -116,9 +117,11 @@ class EngineHost:
         self._commands.put(("action", action, body, ids, future))
         return future
 
-    def hang_up(self, by: Literal["caller", "bot"] = "caller") -> None:
-        """Queue the end of the call."""
-        self._commands.put(("hangup", by))
+    def hang_up(
+        self, by: Literal["caller", "bot"] = "caller", *, reason: CallEnd | None = None
+    ) -> None:
+        """Queue the end of the call (``reason``: see ``Call.hang_up``)."""
+        self._commands.put(("hangup", by, reason))
 
     def flush(self) -> Future[None]:
         """Analyse everything fed so far without look-ahead (end of input)."""
@@ -153,7 +156,7 @@ class EngineHost:
                     except Exception as exc:
                         future.set_exception(exc)
                 elif kind == "hangup":
-                    call.hang_up(cmd[1])
+                    call.hang_up(cmd[1], reason=cmd[2])
                 elif kind == "call":
                     _, fn, future = cmd
                     try:

@@ -57,7 +57,7 @@ from app.graph.requests import (
     parse_action,
     parse_json_body,
 )
-from app.graph.results import Ending, result_for
+from app.graph.results import CALL_END_RESULTS, CallEnd, Ending, result_for
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -371,13 +371,21 @@ class Call:
         self._inputs.append((at, self._next_seq(), action, (op_id, request)))
         return response
 
-    def hang_up(self, by: Literal["caller", "bot"] = "caller") -> None:
-        """End the call now; everything fed so far is analysed first."""
+    def hang_up(
+        self, by: Literal["caller", "bot"] = "caller", *, reason: CallEnd | None = None
+    ) -> None:
+        """End the call now; everything fed so far is analysed first.
+
+        ``reason`` sets the call's resultInfo (app/graph/results.py); by default the caller or
+        the bot hung up.
+        """
         if self.ended:
             return
+        if reason is None:
+            reason = CallEnd.CALLER_HUNG_UP if by == "caller" else CallEnd.BOT_HUNG_UP
         self._process_pending()
-        self.input_log.append((self._fed, "hangup", {"by": by}))
-        self._inputs.append((self._fed, self._next_seq(), "hangup", by))
+        self.input_log.append((self._fed, "hangup", {"by": by, "reason": reason.value}))
+        self._inputs.append((self._fed, self._next_seq(), "hangup", (by, reason)))
         self._advance(flush=True)
 
     def flush(self) -> None:
@@ -813,7 +821,7 @@ class Call:
     def _apply_input(self, item: tuple[int, int, str, Any]) -> None:
         at, _, kind, payload = item
         if kind == "hangup":
-            self._do_hang_up(at, payload)
+            self._do_hang_up(at, *payload)
             return
         op_id, request = payload
         if kind == "recordResponse":
@@ -1014,7 +1022,7 @@ class Call:
     def _notify(self, at: int, envelope: dict[str, Any], summary: str) -> None:
         self._emit(ev.Notification(at, self.call_id, json.dumps(envelope), summary))
 
-    def _do_hang_up(self, at: int, by: Literal["caller", "bot"]) -> None:
+    def _do_hang_up(self, at: int, by: Literal["caller", "bot"], reason: CallEnd) -> None:
         for op in list(self._queue):
             running = op is self._queue[0]
             if (
@@ -1052,10 +1060,18 @@ class Call:
             )
         self._queue = []
         self.ended = True
-        call = payloads.call_resource(call_id=self.call_id, state="terminated")
+        if reason is CallEnd.BOT_HUNG_UP:
+            # The bot's DELETE: "terminating", then "terminated" (the call-delete page's
+            # notification samples [V]).
+            call = payloads.call_resource(call_id=self.call_id, state="terminating")
+            envelope = payloads.call_state_changed(self.call_id, "updated", call)
+            self._notify(at, envelope, "call terminating (the bot hung up)")
+        result = CALL_END_RESULTS[reason]
+        call = payloads.call_resource(call_id=self.call_id, state="terminated", result=result)
         envelope = payloads.call_state_changed(self.call_id, "deleted", call)
-        self._notify(at, envelope, f"call terminated (hung up by {by})")
-        self._emit(ev.CallEnded(at, by))
+        why = f"{reason.value}, {result.code}/{result.subcode}" if result else reason.value
+        self._notify(at, envelope, f"call terminated ({why})")
+        self._emit(ev.CallEnded(at, by, reason.value))
 
 
 _TIMER_ENDINGS = {

@@ -179,6 +179,7 @@ class RecordingFinished(Event):
 
 @dataclass(frozen=True, slots=True)
 class CallEnded(Event):
-    """The call is over (caller or bot hung up)."""
+    """The call is over; ``reason`` is a CallEnd value (app/graph/results.py)."""
 
     by: Literal["caller", "bot"]
+    reason: str

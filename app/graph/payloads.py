@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
-from app.graph.results import ResultSpec
+from app.graph.results import CallEndResult, ResultSpec
 
 OperationStatus = Literal["notStarted", "running", "completed", "failed"]
 ChangeType = Literal["created", "updated", "deleted"]
@@ -100,8 +100,8 @@ def operation_location(base_url: str, call_id: str, operation_id: str) -> str:
     return base_url.rstrip("/") + operation_path(call_id, operation_id)
 
 
-def result_info(result: ResultSpec) -> dict[str, Any]:
-    """The ``resultInfo`` object for ``result`` (graph-spec.md §4)."""
+def result_info(result: ResultSpec | CallEndResult) -> dict[str, Any]:
+    """The ``resultInfo`` object for ``result`` (graph-spec.md §4; a call's end reason)."""
     return {
         "@odata.type": RESULT_INFO_TYPE,
         "code": result.code,
@@ -302,7 +302,7 @@ def call_resource(
     call_id: str,
     state: str,
     callback_uri: str | None = None,
-    result: ResultSpec | None = None,
+    result: ResultSpec | CallEndResult | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """A ``call`` resource; ``extra`` adds further properties verbatim (JSON names)."""

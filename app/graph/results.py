@@ -171,3 +171,56 @@ def result_for(ending: Ending, kind: OperationKind) -> ResultSpec:
 def describe(ending: Ending) -> str:
     """A short human description of ``ending`` for the UI ("stop tone pressed")."""
     return _DESCRIPTIONS[ending]
+
+
+# ---------------------------------------------------------------------------- call endings
+
+
+@dataclass(frozen=True)
+class CallEndResult:
+    """The ``resultInfo`` of a terminated call: why it ended."""
+
+    code: int
+    subcode: int
+    message: str
+
+
+class CallEnd(StrEnum):
+    """Why a call ended."""
+
+    CALLER_HUNG_UP = "callerHungUp"
+    BOT_HUNG_UP = "botHungUp"
+    REJECTED = "rejected"
+    KEEP_ALIVE_TIMEOUT = "keepAliveTimeout"
+    NOT_ANSWERED = "notAnswered"
+    SERVICE_STOPPED = "serviceStopped"
+
+
+# The call's resultInfo in its `deleted`/`terminated` notification. Codes and messages are rows
+# of the "Call end reason codes" table of Graph's call-delete page [V]; which row stands for
+# which ending is ours [I], except the bot's DELETE, whose sample notification on that page
+# carries 200/5001 [V]. None: no resultInfo (a rejected call: the page lists no code for it).
+CALL_END_RESULTS: Final[Mapping[CallEnd, CallEndResult | None]] = MappingProxyType(
+    {
+        # [V sample]
+        CallEnd.BOT_HUNG_UP: CallEndResult(200, 5001, "The conversation has ended."),
+        # [I] the caller is the other participant of a peer-to-peer call
+        CallEnd.CALLER_HUNG_UP: CallEndResult(
+            200, 4521, "Call ended by the other participant in peer-to-peer call."
+        ),
+        # [I] no code listed for a rejected call
+        CallEnd.REJECTED: None,
+        # [V row] the call timed out without keepAlive (graph-spec.md §9.3)
+        CallEnd.KEEP_ALIVE_TIMEOUT: CallEndResult(
+            408, 8537, "Keep Alive timeout, cleaned up inactive call."
+        ),
+        # [I] an incoming call the bot did not answer in time
+        CallEnd.NOT_ANSWERED: CallEndResult(
+            408,
+            1106,
+            "An acknowledgement was not received for the call acceptance in the allotted time.",
+        ),
+        # [I] the endpoint shut down with the call live
+        CallEnd.SERVICE_STOPPED: CallEndResult(200, 5001, "The conversation has ended."),
+    }
+)

@@ -112,7 +112,7 @@ def event_record(event: ev.Event) -> dict[str, Any] | None:
             "location": event.location,
         }
     if isinstance(event, ev.CallEnded):
-        return {"t": t, "kind": "callEnded", "by": event.by}
+        return {"t": t, "kind": "callEnded", "by": event.by, "reason": event.reason}
     return None
 
 

@@ -53,6 +53,7 @@ from app.graph.calls import (
 )
 from app.graph.errors import GraphError, error_body, graph_date, new_request_id
 from app.graph.requests import ACTION_NAMESPACE_PREFIX, parse_json_body
+from app.graph.results import CallEnd
 from app.server.caller import CallerFactory, CallerPacer, CallerScript, scripted_caller_factory
 from app.server.calls import ServerCall
 from app.server.events import (
@@ -75,6 +76,16 @@ VERSIONS = ("v1.0", "beta")  # graph-spec.md §1.1: v1.0 and beta prefixes
 DEFAULT_ANSWER_DELAY_S = 0.5
 # call-answer.md: "The current timeout value is 15 seconds for regular scenarios."
 DEFAULT_RING_TIMEOUT_S = 15.0
+# The call-state reason shown in the log for each way a call ends (CallEnd values).
+_END_TEXTS = {
+    CallEnd.CALLER_HUNG_UP.value: "caller hung up",
+    CallEnd.BOT_HUNG_UP.value: "bot hung up",
+    CallEnd.REJECTED.value: "bot rejected the call",
+    CallEnd.KEEP_ALIVE_TIMEOUT.value: "no keepAlive within the timeout (408/8537)",
+    CallEnd.NOT_ANSWERED.value: "not answered within the ring timeout (408/1106)",
+    CallEnd.SERVICE_STOPPED.value: "the endpoint stopped",
+}
+
 # graph-spec.md §9.3: keepAlive at least every 45 minutes or the call ends.
 DEFAULT_KEEPALIVE_TIMEOUT_S = 45 * 60.0
 # The engine answers an action in microseconds; longer means its thread is stuck.
@@ -293,7 +304,7 @@ class GraphServer:
     async def _shutdown(self, grace_s: float) -> None:
         live = [c for c in self._calls.values() if c.state != "terminated"]
         for call in live:
-            call.host.hang_up("caller")
+            call.host.hang_up("caller", reason=CallEnd.SERVICE_STOPPED)
         deadline = time.monotonic() + grace_s
         while any(c.state != "terminated" for c in live) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -389,7 +400,7 @@ class GraphServer:
                 sample_index=event.sample_index,
             )
         elif isinstance(event, ev.CallEnded):
-            self._ended(call, f"{event.by} hung up")
+            self._ended(call, _END_TEXTS.get(event.reason, event.reason))
         self._emit(EngineEvent(call.call_id, event))
 
     def _register_recordings(self, call: ServerCall, event: ev.Notification) -> None:
@@ -458,15 +469,15 @@ class GraphServer:
         call.cancel_timer("keepalive")
         loop = asyncio.get_running_loop()
         call.timers["keepalive"] = loop.call_later(
-            self.keepalive_timeout_s, self._end_by_service, call, "no keepAlive (8537)"
+            self.keepalive_timeout_s, self._end_by_service, call, CallEnd.KEEP_ALIVE_TIMEOUT
         )
 
-    def _end_by_service(self, call: ServerCall, why: str) -> None:
+    def _end_by_service(self, call: ServerCall, reason: CallEnd) -> None:
         if call.gone:
             return
-        log.info("call %s ends: %s", call.call_id, why)
+        log.info("call %s ends: %s", call.call_id, reason.value)
         call.released = True
-        call.host.hang_up("caller")
+        call.host.hang_up("bot", reason=reason)
 
     def _ended(self, call: ServerCall, reason: str) -> None:
         if call.state == "terminated":
@@ -507,7 +518,7 @@ class GraphServer:
         self._notify_state(call, "created", call.resource())
         loop = asyncio.get_running_loop()
         call.timers["ring"] = loop.call_later(
-            self.ring_timeout_s, self._end_by_service, call, "not answered within the ring timeout"
+            self.ring_timeout_s, self._end_by_service, call, CallEnd.NOT_ANSWERED
         )
         return call
 
@@ -756,7 +767,7 @@ class GraphServer:
         if req.callback_uri is not None:
             call.callback_uri = req.callback_uri
         call.released = True
-        call.host.hang_up("bot")
+        call.host.hang_up("bot", reason=CallEnd.REJECTED)
         return web.Response(status=202, headers=self._ids(request))
 
     async def _engine(self, future: Any) -> Any:

@@ -11,6 +11,7 @@ from app.core import events as ev
 from app.core.call import Call
 from app.core.dsp.dtmf import dtmf_tone
 from app.core.media import LoadedPrompt, PromptLoadError
+from app.graph.results import CallEnd
 from tests.core.helpers import (
     FRAME_S,
     RATE,
@@ -383,9 +384,40 @@ def test_caller_hang_up_sends_no_operation_notification_by_default() -> None:
     item = note["value"][0]
     assert item["changeType"] == "deleted"
     assert item["resourceData"]["state"] == "terminated"
-    assert seconds(run.of(ev.CallEnded)[0]) == 1.5
+    info = item["resourceData"]["resultInfo"]
+    assert (info["code"], info["subcode"]) == (200, 4521)
+    [ended] = run.of(ev.CallEnded)
+    assert seconds(ended) == 1.5 and (ended.by, ended.reason) == ("caller", "callerHungUp")
     after = call.action("recordResponse", record_body())
     assert after.status == 404 and after.body["error"]["code"] == "NotFound"
+
+
+def test_bot_hang_up_notifies_terminating_then_terminated_with_its_end_reason() -> None:
+    """The call-delete page's samples: `updated` terminating, then `deleted` terminated with
+    resultInfo 200/5001; a reason given by the service (keepAlive timeout) replaces it."""
+    call = new_call()
+    run = feed_all(call, noise(1.0), at=[(0.5, lambda c: c.hang_up("bot"))])
+    items = [n["value"][0] for n in run.notifications()]
+    assert [(i["changeType"], i["resourceData"]["state"]) for i in items] == [
+        ("updated", "terminating"),
+        ("deleted", "terminated"),
+    ]
+    assert "resultInfo" not in items[0]["resourceData"]
+    info = items[1]["resourceData"]["resultInfo"]
+    assert (info["code"], info["subcode"], info["message"]) == (
+        200,
+        5001,
+        "The conversation has ended.",
+    )
+    assert call.input_log[-1] == (8000, "hangup", {"by": "bot", "reason": "botHungUp"})
+
+    call = new_call()
+    timeout = lambda c: c.hang_up("bot", reason=CallEnd.KEEP_ALIVE_TIMEOUT)  # noqa: E731
+    run = feed_all(call, noise(1.0), at=[(0.5, timeout)])
+    [note] = run.notifications()
+    info = note["value"][0]["resourceData"]["resultInfo"]
+    assert (info["code"], info["subcode"]) == (408, 8537)
+    assert run.of(ev.CallEnded)[0].reason == "keepAliveTimeout"
 
 
 def test_hang_up_can_deliver_what_was_recorded() -> None:

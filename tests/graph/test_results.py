@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from app.graph.results import RESULTS, Ending, ResultSpec, describe, result_for
+from app.graph.results import (
+    CALL_END_RESULTS,
+    RESULTS,
+    CallEnd,
+    Ending,
+    ResultSpec,
+    describe,
+    result_for,
+)
 
 # graph-spec.md §4, copied as literals: status, code, subcode, message, completionReason.
 SPEC_TABLE: dict[Ending, tuple[str, int, int, str, str]] = {
@@ -172,3 +180,25 @@ def test_descriptions_exist_for_every_ending_and_are_distinct() -> None:
 def test_ending_values_are_strings() -> None:
     assert Ending("stop_tone") is Ending.STOP_TONE
     assert isinstance(Ending.STOP_TONE, str)
+
+
+def test_call_end_reasons_are_rows_of_the_call_delete_table() -> None:
+    """Graph's call-delete page lists these (code, subcode, reason) rows; every CallSim call
+    ending uses one of them or none."""
+    documented = {
+        (200, 4521): "Call ended by the other participant in peer-to-peer call.",
+        (200, 5001): "The conversation has ended.",
+        (408, 8537): "Keep Alive timeout, cleaned up inactive call.",
+        (408, 1106): "An acknowledgement was not received for the call acceptance in the "
+        "allotted time.",
+    }
+    assert set(CALL_END_RESULTS) == set(CallEnd)
+    for reason, result in CALL_END_RESULTS.items():
+        if result is None:
+            assert reason is CallEnd.REJECTED
+            continue
+        assert documented[(result.code, result.subcode)] == result.message, reason
+    bot = CALL_END_RESULTS[CallEnd.BOT_HUNG_UP]
+    assert bot is not None and (bot.code, bot.subcode) == (200, 5001)  # the page's own sample
+    keep_alive = CALL_END_RESULTS[CallEnd.KEEP_ALIVE_TIMEOUT]
+    assert keep_alive is not None and keep_alive.subcode == 8537

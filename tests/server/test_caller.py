@@ -79,7 +79,7 @@ def test_actions_land_on_their_exact_samples_whatever_the_pacing(tmp_path: Path)
     assert keys == [("1", 48000), ("#", 49600)]
     ended = [e for e in seen if isinstance(e, ev.CallEnded)]
     assert [(e.by, e.sample_index) for e in ended] == [("caller", 64000)]
-    assert host.call.input_log[-1] == (64000, "hangup", {"by": "caller"})
+    assert host.call.input_log[-1] == (64000, "hangup", {"by": "caller", "reason": "callerHungUp"})
 
 
 def test_wav_and_silence_scripts(tmp_path: Path) -> None:

@@ -68,7 +68,8 @@ def test_fifty_concurrent_calls_each_record_a_response(
                 peak_threads = max(peak_threads, threading.active_count())
                 await asyncio.wait(tasks, timeout=0.1)
             durations = [t.result() for t in tasks]
-            # Per call: establishing, established, the operation, terminated; once each, in order.
+            # Per call: establishing, established, the operation, terminating, terminated; once
+            # each, in order.
             for n in range(CALLS):
                 got = [a for a in receiver.arrivals if a.path == f"/bot/{n}"]
                 kinds = [
@@ -76,7 +77,13 @@ def test_fifty_concurrent_calls_each_record_a_response(
                     for a in got
                     for item in a.items
                 ]
-                assert kinds == ["establishing", "established", "completed", "terminated"]
+                assert kinds == [
+                    "establishing",
+                    "established",
+                    "completed",
+                    "terminating",
+                    "terminated",
+                ]
             return durations
 
     start = time.monotonic()
@@ -87,7 +94,7 @@ def test_fifty_concurrent_calls_each_record_a_response(
     deliveries = [
         r for r in server.run_on_loop(lambda: list(records)) if isinstance(r, DeliveryRecord)
     ]
-    assert len(deliveries) == 4 * CALLS
+    assert len(deliveries) == 5 * CALLS
     assert all(r.outcome == "delivered" and r.attempt == 1 for r in deliveries)
     print(
         f"\n{CALLS} calls: wall {wall_s:.1f} s, CPU {cpu_s:.1f} s (server and bots), "

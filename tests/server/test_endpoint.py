@@ -160,8 +160,13 @@ def test_whole_ivr_flow_over_http(
                 ("updated", "establishing"),
                 ("updated", "established"),
                 ("deleted", "completed"),
+                ("updated", "terminating"),
                 ("deleted", "terminated"),
             ]
+            # The bot hung up: the call-delete page's sample resultInfo.
+            ended = receiver.items(call_id)[-1]["resourceData"]["resultInfo"]
+            assert (ended["code"], ended["subcode"]) == (200, 5001)
+            assert ended["message"] == "The conversation has ended."
 
     run(flow())
 
@@ -236,6 +241,7 @@ def test_incoming_call_rejected(serve: Callable[..., GraphServer]) -> None:
                 assert resp.status == 202
             item = await receiver.wait_item(state_is(call.call_id, "terminated"))
             assert item["changeType"] == "deleted"
+            assert "resultInfo" not in item["resourceData"]  # no end reason listed for it
             async with http.post(action_url(graph, call.call_id, "answer", False), json={}) as r:
                 assert r.status == 404
 
@@ -518,3 +524,47 @@ def test_callback_that_never_answers_does_not_stop_the_engine(
         (2, "failed", None),
     ]
     assert "no answer within 0.2 s" in dead[-1].error
+
+
+def test_a_call_without_keepalive_ends_with_408_8537(serve: Callable[..., GraphServer]) -> None:
+    """keepAlive resets the timer; without it the service ends the call (graph-spec.md §9.3),
+    with the call-delete page's end reason "Keep Alive timeout, cleaned up inactive call."."""
+    server = serve(keepalive_timeout_s=0.6)
+    graph = server.graph_base_url()
+
+    async def flow() -> None:
+        async with Receiver() as receiver, aiohttp.ClientSession() as http:
+            call_id = await place_call(http, graph, receiver)
+            for _ in range(4):  # 1.2 s of keepAlives every 0.3 s: the call stays up
+                await asyncio.sleep(0.3)
+                async with http.post(action_url(graph, call_id, "keepAlive", False)) as resp:
+                    assert resp.status == 200
+            async with http.get(f"{graph}/communications/calls/{call_id}") as resp:
+                assert resp.status == 200
+            item = await receiver.wait_item(state_is(call_id, "terminated"))
+            assert item["changeType"] == "deleted"
+            info = item["resourceData"]["resultInfo"]
+            assert (info["code"], info["subcode"]) == (408, 8537)
+            assert info["message"] == "Keep Alive timeout, cleaned up inactive call."
+            states = [i["resourceData"].get("state") for i in receiver.items(call_id)]
+            assert "terminating" not in states  # that one is for the bot's own DELETE
+            async with http.post(action_url(graph, call_id, "keepAlive", False)) as resp:
+                assert resp.status == 404
+
+    run(flow())
+
+
+def test_an_incoming_call_the_bot_does_not_answer_ends_with_408_1106(
+    serve: Callable[..., GraphServer],
+) -> None:
+    server = serve(ring_timeout_s=0.3)
+
+    async def flow() -> None:
+        async with Receiver() as receiver:
+            call = await asyncio.to_thread(server.incoming_call, receiver.url())
+            await receiver.wait_item(state_is(call.call_id, "incoming"))
+            item = await receiver.wait_item(state_is(call.call_id, "terminated"))
+            info = item["resourceData"]["resultInfo"]
+            assert (info["code"], info["subcode"]) == (408, 1106)
+
+    run(flow())
