@@ -53,7 +53,7 @@ from app.graph.calls import (
 )
 from app.graph.errors import GraphError, error_body, graph_date, new_request_id
 from app.graph.requests import ACTION_NAMESPACE_PREFIX, parse_json_body
-from app.graph.results import CallEnd
+from app.graph.results import CALL_END_RESULTS, CallEnd
 from app.server.caller import CallerFactory, CallerPacer, CallerScript, scripted_caller_factory
 from app.server.calls import ServerCall
 from app.server.events import (
@@ -76,14 +76,14 @@ VERSIONS = ("v1.0", "beta")  # graph-spec.md §1.1: v1.0 and beta prefixes
 DEFAULT_ANSWER_DELAY_S = 0.5
 # call-answer.md: "The current timeout value is 15 seconds for regular scenarios."
 DEFAULT_RING_TIMEOUT_S = 15.0
-# The call-state reason shown in the log for each way a call ends (CallEnd values).
+# The call-state reason shown in the log for each way a call ends.
 _END_TEXTS = {
-    CallEnd.CALLER_HUNG_UP.value: "caller hung up",
-    CallEnd.BOT_HUNG_UP.value: "bot hung up",
-    CallEnd.REJECTED.value: "bot rejected the call",
-    CallEnd.KEEP_ALIVE_TIMEOUT.value: "no keepAlive within the timeout (408/8537)",
-    CallEnd.NOT_ANSWERED.value: "not answered within the ring timeout (408/1106)",
-    CallEnd.SERVICE_STOPPED.value: "the endpoint stopped",
+    CallEnd.CALLER_HUNG_UP: "caller hung up",
+    CallEnd.BOT_HUNG_UP: "bot hung up",
+    CallEnd.REJECTED: "bot rejected the call",
+    CallEnd.KEEP_ALIVE_TIMEOUT: "no keepAlive within the timeout",
+    CallEnd.NOT_ANSWERED: "not answered within the ring timeout",
+    CallEnd.SERVICE_STOPPED: "the endpoint stopped",
 }
 
 # graph-spec.md §9.3: keepAlive at least every 45 minutes or the call ends.
@@ -400,7 +400,7 @@ class GraphServer:
                 sample_index=event.sample_index,
             )
         elif isinstance(event, ev.CallEnded):
-            self._ended(call, _END_TEXTS.get(event.reason, event.reason))
+            self._ended(call, _end_text(CallEnd(event.reason)))
         self._emit(EngineEvent(call.call_id, event))
 
     def _register_recordings(self, call: ServerCall, event: ev.Notification) -> None:
@@ -824,3 +824,10 @@ def _not_established(call: ServerCall, action: str) -> GraphError:
 
 
 __all__ = ["DeliveryRecord", "GraphServer", "NotifyOptions", "ServerCall"]
+
+
+def _end_text(reason: CallEnd) -> str:
+    """How a call ended, for the log: the reason and its resultInfo code/subcode."""
+    result = CALL_END_RESULTS[reason]
+    text = _END_TEXTS[reason]
+    return f"{text}, resultInfo {result.code}/{result.subcode}" if result is not None else text

@@ -308,7 +308,8 @@ def test_incoming_call_button_answered_by_the_bot(qtbot, tmp_path: Path) -> None
             qtbot.waitUntil(lambda: not window.session.running, timeout=WAIT_MS)
             qtbot.waitUntil(
                 lambda: (
-                    window.endpoint_status.text() == f"Served call {call_id} ended (bot hung up)."
+                    window.endpoint_status.text()
+                    == f"Served call {call_id} ended (bot hung up, resultInfo 200/5001)."
                 ),
                 timeout=WAIT_MS,
             )
