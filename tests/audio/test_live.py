@@ -287,7 +287,12 @@ def test_a_pumped_microphone_is_never_stalled(tmp_path: Path) -> None:
     session = LiveSession(mic, None, tmp_path / "session", stall_after_s=0.1).start()
     try:
         assert session.stall_after_s is None
+        # A first block arms a real-time device's watchdog; a pumped one stays quiet after it.
+        pumped = mic.pump(round(0.1 * MIC_RATE_HZ))
+        wait_until(lambda: session.settled(pumped), 10, "the drain to take the audio")
         time.sleep(0.4)
-        assert session.stalled_s == 0.0 and session.fed_samples == 0
+        assert session.stalled_s == 0.0
+        session.wait_engine()
+        assert not [e for e in session.snapshot().input_log if e[1] == "no_media"]
     finally:
         session.stop()

@@ -3,8 +3,8 @@
 The target is ≥ 500x real time on one core for a headless run. Absolute speed varies from
 machine to machine, so the check is relative: a plain soundfile PCM16 WAV write+read of the same
 16 kHz clip runs at 3000-5000x real time on the machines we have measured (5024x on the CI
-machine), which makes 500x a ratio of 0.10 at worst. The engine measures 0.28-0.35 (about
-1000x real time; see the README's benchmark table).
+machine), which makes 500x a ratio of 0.10 at worst. The engine measures 0.18-0.24 (about
+1050x real time; see the README's benchmark table).
 
 The measurement runs in a fresh interpreter: inside the test process, hundreds of earlier tests'
 objects make every garbage collection slower, and a test that leaked a thread would bill its CPU
