@@ -6,10 +6,14 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
+
+from app.resources import icon_path
 
 ORGANIZATION = "CallSim"
 APPLICATION = "callsim"
+DESKTOP_FILE_ID = "io.github.callsim.CallSim"  # packaging/linux/<id>.desktop
 
 
 def open_settings(settings_path: Path | None) -> QSettings:
@@ -27,6 +31,10 @@ def run_gui(settings_path: Path | None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     QApplication.setOrganizationName(ORGANIZATION)
     QApplication.setApplicationName(APPLICATION)
+    # The same SVG as the desktop entry's icon (packaging/linux); Qt's svg plugin draws it.
+    QApplication.setWindowIcon(QIcon(str(icon_path())))
+    # Wayland and X11 match the window to packaging/linux/*.desktop by this name.
+    QApplication.setDesktopFileName(DESKTOP_FILE_ID)
     from app.ui.main_window import MainWindow
 
     window = MainWindow(open_settings(settings_path))

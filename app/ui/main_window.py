@@ -72,6 +72,7 @@ from app.core.timeline import Span, Timeline
 from app.graph.errors import GraphError
 from app.graph.requests import RecordResponseRequest, parse_record_response
 from app.graph.results import RESULTS, Ending
+from app.resources import sample_prompts
 from app.scenario.output import write_json
 from app.ui.keypad import Keypad
 from app.ui.log_view import LogView
@@ -134,17 +135,6 @@ def default_output_factory(device: DeviceInfo | None) -> OutputDevice:
     if device is not None:
         return SoundDeviceOutput(device.index)
     return FakeOutputDevice(ENGINE_RATE_HZ, realtime=True, keep=False)
-
-
-def resources_dir() -> Path:
-    """The checkout's (or bundle's) resources/ folder."""
-    return Path(__file__).resolve().parents[2] / "resources"
-
-
-def sample_prompts() -> list[Path]:
-    """The bundled prompt WAVs."""
-    folder = resources_dir() / "prompts"
-    return sorted(folder.glob("*.wav")) if folder.is_dir() else []
 
 
 def default_sessions_root() -> Path:
