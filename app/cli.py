@@ -1,4 +1,4 @@
-"""The one command line: ``callsim`` (the GUI), ``callsim run``, ``callsim serve``."""
+"""The one command line: ``callsim`` (the GUI), ``callsim run``, ``serve``, ``doctor``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app.server.cli import configure_parser
 
     configure_parser(sub.add_parser("serve", help="serve a local Graph-compatible endpoint"))
+    from app.doctor import configure_parser as configure_doctor  # standard library only
+
+    configure_doctor(sub.add_parser("doctor", help="check what CallSim needs on this machine"))
     return parser
 
 
@@ -62,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_command(args)
+    if args.command == "doctor":
+        from app.doctor import doctor_command
+
+        return doctor_command(args)
     if args.command == "serve":
         from app.server.cli import serve_command
 

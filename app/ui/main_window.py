@@ -74,6 +74,7 @@ from app.graph.requests import RecordResponseRequest, parse_record_response
 from app.graph.results import RESULTS, Ending
 from app.resources import sample_prompts
 from app.scenario.output import write_json
+from app.ui.diagnostics import show_diagnostics
 from app.ui.keypad import Keypad
 from app.ui.log_view import LogView
 from app.ui.request_form import RequestForm
@@ -535,6 +536,9 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         for dock in self.findChildren(QDockWidget):
             view.addAction(dock.toggleViewAction())
+        self.diagnostics_action = QAction("Diagnostics…", self)  # `callsim doctor`'s report
+        self.diagnostics_action.triggered.connect(lambda: show_diagnostics(self))
+        self.menuBar().addMenu("&Help").addAction(self.diagnostics_action)
 
     # ================================================================== devices
 
