@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.audio.mixer import Mixer
+from app.audio.supervisor import StreamSpec, started_supervisor, supervisor_for
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -114,10 +115,18 @@ def probe_audio(importer: Callable[[], ModuleType] | None = None) -> AudioStatus
         sd = load_sounddevice(importer)
     except AudioUnavailableError as exc:
         return exc.status
-    try:
+
+    def listing(sd: ModuleType) -> tuple[list[Any], list[str], str, tuple[int | None, int | None]]:
         raw = list(sd.query_devices())
         hostapis = [h["name"] for h in sd.query_hostapis()]
-        version = str(sd.get_portaudio_version()[1])
+        return raw, hostapis, str(sd.get_portaudio_version()[1]), _defaults(sd)
+
+    supervisor = started_supervisor(sd)
+    try:
+        # Through the supervisor once it runs: it may be re-initialising PortAudio right now.
+        raw, hostapis, version, defaults = (
+            supervisor.call(listing) if supervisor is not None else listing(sd)
+        )
     except Exception as exc:  # PortAudioError and friends: report, do not crash the GUI
         return AudioStatus(False, f"PortAudio failed to list devices ({exc})", NO_DEVICE_FIX)
     devices = [
@@ -137,7 +146,7 @@ def probe_audio(importer: Callable[[], ModuleType] | None = None) -> AudioStatus
         return AudioStatus(
             False, "no audio devices found", NO_DEVICE_FIX, portaudio_version=version
         )
-    default_in, default_out = _defaults(sd)
+    default_in, default_out = defaults
     return AudioStatus(
         True,
         "" if inputs else "no microphone found",
@@ -203,12 +212,33 @@ class OutputDevice(Protocol):
         ...
 
 
+def _resolve(
+    sd: ModuleType, device: int | str | DeviceInfo | None, role: str
+) -> tuple[str, str, int]:
+    """(name, host API, default rate) of ``device`` as PortAudio lists it now."""
+    if isinstance(device, DeviceInfo):
+        return device.name, device.hostapi, device.default_rate_hz
+    info = sd.query_devices(device, role)
+    hostapis = [h["name"] for h in sd.query_hostapis()]
+    api = int(info["hostapi"])
+    return (
+        str(info["name"]),
+        hostapis[api] if api < len(hostapis) else "",
+        int(info["default_samplerate"]),
+    )
+
+
 class SoundDeviceInput:
-    """The real microphone: a sounddevice InputStream whose callback only copies."""
+    """The real microphone: a sounddevice InputStream whose callback only copies.
+
+    The stream is opened by the audio supervisor (app.audio.supervisor), which re-opens it
+    when its device or sound server comes back; the device is kept by name, so ``device`` may
+    be a ``DeviceInfo`` from ``probe_audio``, a name, an index (as listed now) or None.
+    """
 
     def __init__(
         self,
-        device: int | None = None,
+        device: int | str | DeviceInfo | None = None,
         *,
         rate_hz: int | None = None,
         channels: int = 1,
@@ -216,15 +246,18 @@ class SoundDeviceInput:
         importer: Callable[[], ModuleType] | None = None,
     ) -> None:
         self._sd = load_sounddevice(importer)
-        info = self._sd.query_devices(device, "input")
-        self.name = str(info["name"])
-        self.device = device
-        self.rate_hz = int(rate_hz or info["default_samplerate"])
+        self._supervisor = supervisor_for(self._sd)
+        name, hostapi, default_rate_hz = self._supervisor.call(
+            lambda sd: _resolve(sd, device, "input")
+        )
+        self.name = name
+        self.hostapi = hostapi
+        self.rate_hz = int(rate_hz or default_rate_hz)
         self.channels = channels
         self._block_frames = block_frames
         self._queue: queue.SimpleQueue[FloatArray] = queue.SimpleQueue()
         self._overflows = 0
-        self._stream: Any = None
+        self._stream_id: int | None = None
 
     @property
     def overflows(self) -> int:
@@ -238,26 +271,33 @@ class SoundDeviceInput:
         self._queue.put(indata.copy())
 
     def start(self) -> None:
-        """Open and start the stream."""
-        if self._stream is not None:
+        """Open and start the stream (through the supervisor)."""
+        if self._stream_id is not None:
             return
-        self._stream = self._sd.InputStream(
-            device=self.device,
-            samplerate=self.rate_hz,
-            channels=self.channels,
-            dtype="float32",
-            blocksize=self._block_frames,
-            latency=INPUT_LATENCY,
-            callback=self._callback,
+        spec = StreamSpec(
+            "input",
+            self.name,
+            self.hostapi,
+            self.rate_hz,
+            self.channels,
+            self._block_frames,
+            INPUT_LATENCY,
+            self._callback,
         )
-        self._stream.start()
+        self._stream_id = self._supervisor.open(spec)
+
+    def switch_to(self, name: str) -> None:
+        """Capture from the device called ``name`` from now on (same rate and channels)."""
+        if self._stream_id is None:
+            raise RuntimeError("the microphone is not started")
+        self._supervisor.switch(self._stream_id, name)
+        self.name = name
 
     def stop(self) -> None:
         """Stop and close the stream."""
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.stop()
-            stream.close()
+        stream_id, self._stream_id = self._stream_id, None
+        if stream_id is not None:
+            self._supervisor.close(stream_id)
 
     def read(self, timeout_s: float) -> FloatArray | None:
         """The next block the callback copied, or None after ``timeout_s``."""
@@ -268,21 +308,27 @@ class SoundDeviceInput:
 
 
 class SoundDeviceOutput:
-    """The real speaker: a sounddevice OutputStream whose callback renders the mixer."""
+    """The real speaker: a sounddevice OutputStream whose callback renders the mixer.
+
+    Opened, re-opened after a loss, and switched by the audio supervisor, like the microphone.
+    """
 
     def __init__(
         self,
-        device: int | None = None,
+        device: int | str | DeviceInfo | None = None,
         *,
         rate_hz: int | None = None,
         importer: Callable[[], ModuleType] | None = None,
     ) -> None:
         self._sd = load_sounddevice(importer)
-        info = self._sd.query_devices(device, "output")
-        self.name = str(info["name"])
-        self.device = device
-        self.mixer = Mixer(int(rate_hz or info["default_samplerate"]))
-        self._stream: Any = None
+        self._supervisor = supervisor_for(self._sd)
+        name, hostapi, default_rate_hz = self._supervisor.call(
+            lambda sd: _resolve(sd, device, "output")
+        )
+        self.name = name
+        self.hostapi = hostapi
+        self.mixer = Mixer(int(rate_hz or default_rate_hz))
+        self._stream_id: int | None = None
         self.underflows = 0
 
     def _callback(self, outdata: FloatArray, frames: int, time: Any, status: Any) -> None:
@@ -292,25 +338,33 @@ class SoundDeviceOutput:
         outdata[:, 0] = self.mixer.render(frames)
 
     def start(self) -> None:
-        """Open and start the stream."""
-        if self._stream is not None:
+        """Open and start the stream (through the supervisor)."""
+        if self._stream_id is not None:
             return
-        self._stream = self._sd.OutputStream(
-            device=self.device,
-            samplerate=self.mixer.rate_hz,
-            channels=1,
-            dtype="float32",
-            latency=OUTPUT_LATENCY,
-            callback=self._callback,
+        spec = StreamSpec(
+            "output",
+            self.name,
+            self.hostapi,
+            self.mixer.rate_hz,
+            1,
+            0,
+            OUTPUT_LATENCY,
+            self._callback,
         )
-        self._stream.start()
+        self._stream_id = self._supervisor.open(spec)
+
+    def switch_to(self, name: str) -> None:
+        """Play on the device called ``name`` from now on (same mixer, same rate)."""
+        if self._stream_id is None:
+            raise RuntimeError("the speaker is not started")
+        self._supervisor.switch(self._stream_id, name)
+        self.name = name
 
     def stop(self) -> None:
         """Stop and close the stream."""
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.stop()
-            stream.close()
+        stream_id, self._stream_id = self._stream_id, None
+        if stream_id is not None:
+            self._supervisor.close(stream_id)
 
 
 def sounddevice_imported() -> bool:

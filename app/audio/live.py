@@ -8,7 +8,9 @@ Threads and what crosses between them (DESIGN.md rules 1-3):
   level blocks to the UI and feeds the engine host;
 - the engine thread runs the ``Call``; its listener queues prompt/beep audio on the speaker's
   mixer and writes recordings live (``attach_recording_writer``);
-- the UI thread sends actions and keys and drains immutable events from its subscription.
+- the UI thread sends actions and keys and drains immutable events from its subscription;
+- the audio supervisor (app.audio.supervisor) reopens a real device's stream when its device or
+  sound server comes back, so blocks flow again and the stall watchdog below clears itself.
 """
 
 from __future__ import annotations
