@@ -98,6 +98,9 @@ class _Channel:
         self.pending: collections.deque[_Pending] = collections.deque()
         self.task: asyncio.Task[None] | None = None
         self.sequence = 0
+        # Set when the call is forgotten while a delivery is still running: the channel is
+        # dropped once it drains, so the call's last notifications still go out.
+        self.forgotten = False
 
 
 class Notifier:
@@ -140,6 +143,20 @@ class Notifier:
             return len(channel.pending) if channel is not None else 0
         return sum(len(c.pending) for c in self._channels.values())
 
+    def channel_count(self) -> int:
+        """Calls whose channel is still held (live calls and calls not yet forgotten)."""
+        return len(self._channels)
+
+    def forget(self, call_id: str) -> None:
+        """Drop the call's channel (at once if idle, else once its queue drains)."""
+        channel = self._channels.get(call_id)
+        if channel is None:
+            return
+        if channel.task is None:
+            del self._channels[call_id]
+        else:
+            channel.forgotten = True
+
     def enqueue(
         self,
         call_id: str,
@@ -167,6 +184,8 @@ class Notifier:
                 channel.pending.popleft()
         finally:
             channel.task = None
+            if channel.forgotten and self._channels.get(call_id) is channel:
+                del self._channels[call_id]
 
     async def _deliver(self, call_id: str, item: _Pending) -> None:
         opts = self.options
@@ -180,23 +199,26 @@ class Notifier:
         }
         if opts.bearer_token:
             headers["Authorization"] = f"Bearer {opts.bearer_token}"
-        timeout = aiohttp.ClientTimeout(total=opts.timeout_s)
         for attempt in range(1, opts.max_attempts + 1):
             start = time.perf_counter()
             status: int | None = None
             error = ""
             retry_after_s: float | None = None
             try:
-                async with self._session.post(
-                    item.url,
-                    data=item.payload_json.encode("utf-8"),
-                    headers=headers,
-                    timeout=timeout,
-                    allow_redirects=False,
-                ) as response:
-                    status = response.status
-                    await response.read()
-                    retry_after_s = _retry_after_s(response.headers.get("Retry-After"))
+                # asyncio.timeout, not aiohttp's ClientTimeout: aiohttp rounds a timeout of 5 s
+                # or more up to the next whole second of the loop clock (its
+                # timeout_ceil_threshold), so a documented 5 s became 5-6 s. The attempt is
+                # abandoned at exactly timeout_s (docs/graph-contract.md §5.1).
+                async with asyncio.timeout(opts.timeout_s):
+                    async with self._session.post(
+                        item.url,
+                        data=item.payload_json.encode("utf-8"),
+                        headers=headers,
+                        allow_redirects=False,
+                    ) as response:
+                        status = response.status
+                        await response.read()
+                        retry_after_s = _retry_after_s(response.headers.get("Retry-After"))
             except TimeoutError:
                 error = f"no answer within {opts.timeout_s:g} s"
             except aiohttp.ClientError as exc:

@@ -7,7 +7,15 @@ import json
 import time
 from typing import Any
 
-from app.server.notifier import DeliveryRecord, Notifier, NotifyOptions, _retry_after_s
+import pytest
+
+from app.server.notifier import (
+    DEFAULT_TIMEOUT_S,
+    DeliveryRecord,
+    Notifier,
+    NotifyOptions,
+    _retry_after_s,
+)
 from tests.server.support import Receiver
 
 TIMEOUT_S = 20.0
@@ -164,3 +172,78 @@ def test_retry_after_parsing() -> None:
     assert _retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT") is None
     assert _retry_after_s("-1") is None
     assert _retry_after_s(None) is None
+
+
+def measure_timeout_s(timeout_s: float) -> float:
+    """Seconds from enqueue until the one attempt at a never-answering bot is given up."""
+    done: list[tuple[float, DeliveryRecord]] = []
+
+    async def flow() -> float:
+        loop = asyncio.get_running_loop()
+        async with Receiver(plan=lambda path, n: None) as receiver:  # accepts, never answers
+            notifier = Notifier(
+                NotifyOptions(timeout_s=timeout_s, max_attempts=1),
+                on_record=lambda record: done.append((loop.time(), record)),
+            )
+            await notifier.open()
+            try:
+                # aiohttp rounds a timeout of 5 s or more up to the next whole second of the
+                # loop clock: starting just after a whole second makes that rounding cost
+                # ~0.9 s, so a notifier that used it fails here every time, not by chance.
+                while not 0.02 <= loop.time() % 1.0 <= 0.1:
+                    await asyncio.sleep(0.005)
+                start = loop.time()
+                notifier.enqueue("c", receiver.url("/cb"), envelope(1))
+                while not done:
+                    await asyncio.sleep(0.005)
+                return done[0][0] - start
+            finally:
+                await notifier.close(0.1)
+
+    elapsed_s: float = asyncio.run(asyncio.wait_for(flow(), TIMEOUT_S))
+    assert [r.outcome for _, r in done] == ["failed"]
+    assert done[0][1].error == f"no answer within {timeout_s:g} s"
+    return elapsed_s
+
+
+def test_an_attempt_is_abandoned_at_the_configured_timeout() -> None:
+    """A bot that never answers: the attempt ends after timeout_s, not later (ratio 1.0-1.2)."""
+    timeout_s = 0.3
+    ratio = measure_timeout_s(timeout_s) / timeout_s
+    assert 1.0 <= ratio <= 1.2, ratio
+
+
+@pytest.mark.slow
+def test_the_documented_5_s_timeout_is_5_s() -> None:
+    """The default (5 s, README) ends the attempt at 5 s: aiohttp's rounding made it 5-6 s."""
+    ratio = measure_timeout_s(DEFAULT_TIMEOUT_S) / DEFAULT_TIMEOUT_S
+    assert 1.0 <= ratio <= 1.04, ratio
+
+
+def test_a_forgotten_call_releases_its_channel_after_its_last_notification() -> None:
+    """forget() mid-delivery: the notification still arrives, then the channel is dropped."""
+
+    async def flow() -> None:
+        async with Receiver() as receiver:
+            notifier = Notifier()
+            await notifier.open()
+            try:
+                notifier.enqueue("busy", receiver.url("/cb"), envelope(1))
+                notifier.forget("busy")  # its delivery is in flight
+                assert notifier.channel_count() == 1
+                await receiver.wait_item(lambda i: i["resourceUrl"].endswith("/1"), 5.0)
+                while notifier.pending_count():
+                    await asyncio.sleep(0.005)
+                await asyncio.sleep(0)  # the drain task's finally runs after its last await
+                assert notifier.channel_count() == 0
+                notifier.enqueue("idle", receiver.url("/cb"), envelope(2))
+                await receiver.wait_item(lambda i: i["resourceUrl"].endswith("/2"), 5.0)
+                while notifier.pending_count():
+                    await asyncio.sleep(0.005)
+                await asyncio.sleep(0)
+                notifier.forget("idle")
+                assert notifier.channel_count() == 0
+            finally:
+                await notifier.close(0.1)
+
+    asyncio.run(asyncio.wait_for(flow(), TIMEOUT_S))
