@@ -66,6 +66,7 @@ from app.audio.session_export import (
     request_record,
     save_session,
 )
+from app.audio.supervisor import RETRY_INTERVAL_S, DeviceEvent, running_supervisor
 from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ
 from app.core.timeline import Span, Timeline
@@ -125,7 +126,7 @@ OutputFactory = Callable[[DeviceInfo | None], OutputDevice]
 def default_input_factory(choice: InputChoice) -> InputDevice:
     """Real microphone, WAV file played in real time, or silence."""
     if choice.kind == "device" and choice.device is not None:
-        return SoundDeviceInput(choice.device.index)
+        return SoundDeviceInput(choice.device)  # by name: indices change after a re-init
     if choice.kind == "file":
         return FileInputDevice(Path(choice.path), realtime=True)
     return FileInputDevice(None, realtime=True)
@@ -134,7 +135,7 @@ def default_input_factory(choice: InputChoice) -> InputDevice:
 def default_output_factory(device: DeviceInfo | None) -> OutputDevice:
     """Real speaker, or a silent stand-in that keeps time."""
     if device is not None:
-        return SoundDeviceOutput(device.index)
+        return SoundDeviceOutput(device)
     return FakeOutputDevice(ENGINE_RATE_HZ, realtime=True, keep=False)
 
 
@@ -267,6 +268,10 @@ class MainWindow(QMainWindow):
         self._offer_thread: threading.Thread | None = None
         self._offer_pending = False  # from the click until the worker's IncomingOffer is drained
         self._playing_take: Take | None = None
+        # The audio supervisor's reports (lost, retrying, reopened, switched), subscribed once
+        # a stream went through it; the devices currently lost, by role ("input", "output").
+        self._device_events: queue.SimpleQueue[DeviceEvent] | None = None
+        self._devices_lost: dict[str, DeviceEvent] = {}
 
         self._build_ui()
         self._restore_settings()
@@ -548,8 +553,34 @@ class MainWindow(QMainWindow):
         return InputChoice(kind, device, self.input_file.text().strip())
 
     def _input_changed(self, *_: object) -> None:
-        kind, _ = self.input_combo.currentData()
+        kind, device = self.input_combo.currentData()
         self._audio_form.setRowVisible(self._input_file_row, kind == "file")
+        session = self.session
+        if session is None or not session.running:
+            return
+        mic = session.microphone
+        if kind == "device" and device is not None and isinstance(mic, SoundDeviceInput):
+            if device.name == mic.name:
+                return
+            try:
+                mic.switch_to(device.name)
+            except Exception as exc:  # the device is gone or refuses the rate: keep the old one
+                self.statusBar().showMessage(f"Cannot switch the microphone: {exc}", 8000)
+            else:
+                self._devices_lost.pop("input", None)
+        else:
+            self.statusBar().showMessage("Hang up to use a file or silence as the input.", 8000)
+        self._select_device(self.input_combo, mic.name, lambda d: d[1])
+
+    def _select_device(self, combo: QComboBox, name: str, device_of: Any) -> None:
+        """Show ``name`` as picked in ``combo`` without reacting to it."""
+        for i in range(combo.count()):
+            device = device_of(combo.itemData(i))
+            if device is not None and device.name == name:
+                combo.blockSignals(True)
+                combo.setCurrentIndex(i)
+                combo.blockSignals(False)
+                return
 
     def _browse_input(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -559,6 +590,23 @@ class MainWindow(QMainWindow):
             self.input_file.setText(path)
 
     def _open_speaker(self) -> None:
+        if self.session is not None and self.session.running:
+            # Mid-call: the session plays through this speaker object; move its stream.
+            device = self.output_combo.currentData()
+            speaker = self.speaker
+            if isinstance(speaker, SoundDeviceOutput) and device is not None:
+                if device.name != speaker.name:
+                    try:
+                        speaker.switch_to(device.name)
+                    except Exception as exc:  # gone or refuses the rate: keep the old one
+                        self.statusBar().showMessage(f"Cannot switch the speaker: {exc}", 8000)
+                    else:
+                        self._devices_lost.pop("output", None)
+            else:
+                self.statusBar().showMessage("Hang up to change to this output.", 8000)
+            if isinstance(speaker, SoundDeviceOutput):
+                self._select_device(self.output_combo, speaker.name, lambda d: d)
+            return
         if self.speaker is not None:
             self.speaker.stop()
             self.speaker = None
@@ -903,9 +951,12 @@ class MainWindow(QMainWindow):
         self.drop_media_button.setEnabled(live)
         if not live:
             self.drop_media_button.setChecked(False)
-        self.input_combo.setEnabled(not live)
+        # A live call can move to another microphone or speaker (devices only: a file or
+        # silence starts with a new call); the supervisor re-opens the stream by name.
+        mic = self.session.microphone if self.session is not None else None
+        self.input_combo.setEnabled(not live or isinstance(mic, SoundDeviceInput))
         self.input_file.setEnabled(not live)
-        self.output_combo.setEnabled(not live)
+        self.output_combo.setEnabled(not live or isinstance(self.speaker, SoundDeviceOutput))
         self.start_button.setText("Start call" if not live else "Call in progress")
 
     # ================================================================== polling
@@ -913,6 +964,7 @@ class MainWindow(QMainWindow):
     def poll(self) -> None:
         """Timer: drain events and levels, repaint. Decides nothing (DESIGN.md rule 1)."""
         self._drain_server_inbox()
+        self._drain_device_events()
         session = self.session
         if session is not None and self._events_q is not None:
             levels = drain_queue(session.levels)
@@ -940,18 +992,57 @@ class MainWindow(QMainWindow):
                 )
             else:
                 self._show_stall(session)
+        else:
+            self._show_stall(None)
         self._update_playhead()
 
-    def _show_stall(self, session: LiveSession) -> None:
-        """Banner while the microphone delivers nothing; the device banner again after."""
-        stalled_s = session.stalled_s if session.running else 0.0
-        if stalled_s > 0.0:
+    def _drain_device_events(self) -> None:
+        """The audio supervisor's reports: which devices are lost now (for the banner)."""
+        if self._device_events is None:
+            supervisor = running_supervisor()
+            if supervisor is None:
+                return
+            self._device_events = supervisor.subscribe()
+        for event in drain_queue(self._device_events):
+            what = "microphone" if event.role == "input" else "speaker"
+            if event.state in ("lost", "retrying"):
+                self._devices_lost[event.role] = event
+            else:  # reopened, switched, or closed by its owner: not lost any more
+                self._devices_lost.pop(event.role, None)
+                done = {"reopened": "is back", "switched": "is now in use"}.get(event.state)
+                if done is not None:
+                    self.statusBar().showMessage(f"The {what} ({event.name}) {done}.", 8000)
+
+    def _show_stall(self, session: LiveSession | None) -> None:
+        """Banner while a device is lost or the microphone delivers nothing; cleared after."""
+        stalled_s = session.stalled_s if session is not None and session.running else 0.0
+        mic_lost = self._devices_lost.get("input")
+        speaker_lost = self._devices_lost.get("output")
+        retrying = f"CallSim retries every {RETRY_INTERVAL_S:g} s"
+        parts: list[str] = []
+        if session is not None and stalled_s > 0.0:
             timeout_s = session.call.config.media_timeout_s
-            self.banner.show_message(
+            cause = ""
+            advice = "Check the device, or hang up."
+            if mic_lost is not None:
+                cause = f" ({mic_lost.detail}; {retrying}, attempt {mic_lost.attempts})"
+                advice = "Pick another microphone, or hang up."
+            parts.append(
                 f"The microphone ({session.microphone.name}) has delivered no audio for "
-                f"{stalled_s:.1f} s. The call gets no media meanwhile: Graph fails a running "
-                f"operation with 500/8513 after {timeout_s:g} s. Check the device, or hang up."
+                f"{stalled_s:.1f} s{cause}. The call gets no media meanwhile: Graph fails a "
+                f"running operation with 500/8513 after {timeout_s:g} s. {advice}"
             )
+        elif mic_lost is not None:
+            parts.append(
+                f"The microphone ({mic_lost.name}) was lost: {mic_lost.detail}. {retrying}."
+            )
+        if speaker_lost is not None:
+            parts.append(
+                f"The speaker ({speaker_lost.name}) was lost: {speaker_lost.detail}. {retrying};"
+                " the call goes on without sound. You can pick another output."
+            )
+        if parts:
+            self.banner.show_message(" ".join(parts))
             self._stall_banner_shown = True
         elif self._stall_banner_shown:
             self.banner.show_message(self._device_banner())
@@ -1176,6 +1267,9 @@ class MainWindow(QMainWindow):
         self.set_endpoint_enabled(False)
         if self.speaker is not None:
             self.speaker.stop()
+        supervisor = running_supervisor()
+        if supervisor is not None and self._device_events is not None:
+            supervisor.unsubscribe(self._device_events)
         super().closeEvent(event)
 
 

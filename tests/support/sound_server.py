@@ -109,3 +109,17 @@ def capture_speaker(path: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def stop_sound_server() -> None:
+    """Stop the shared virtual sound server (a test of device loss; ALWAYS start it again)."""
+    subprocess.run(["bash", str(SCRIPT), "stop"], capture_output=True, timeout=30, check=True)
+
+
+def start_sound_server() -> None:
+    """Start the shared virtual sound server; raises if it does not come up."""
+    done = subprocess.run(
+        ["bash", str(SCRIPT), "start"], capture_output=True, text=True, timeout=30, check=False
+    )
+    if done.returncode != 0 or not virtual_devices_ready():
+        raise RuntimeError(f"the virtual sound server did not start again: {done.stderr}")
