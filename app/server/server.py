@@ -214,7 +214,7 @@ class GraphServer:
         return self._thread is not None and self._thread.is_alive()
 
     def calls(self) -> list[ServerCall]:
-        """Every call so far, ended ones included, oldest first (a snapshot)."""
+        """Every call not yet forgotten (ended ones are kept for --recording-ttl), oldest first."""
         return list(self._calls.values())
 
     def call(self, call_id: str) -> ServerCall | None:
@@ -487,12 +487,21 @@ class GraphServer:
         call.ended_wall_s = time.time()
         self._set_state(call, "terminated", reason)
         loop = asyncio.get_running_loop()
-        call.timers["expire"] = loop.call_later(
-            self.recording_ttl_s, self._recordings.expire_call, call.call_id
-        )
+        call.timers["expire"] = loop.call_later(self.recording_ttl_s, self._forget, call)
         task = loop.create_task(asyncio.to_thread(self._stop_call_threads, call))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def _forget(self, call: ServerCall) -> None:
+        """Free an ended call once its recordings expire (--recording-ttl after the end).
+
+        Until then GET on the call already answers 404 (it is gone), but its recordings stay
+        downloadable; afterwards nothing refers to the call, so its engine is freed.
+        """
+        call.timers.pop("expire", None)
+        self._recordings.expire_call(call.call_id)
+        self._notifier.forget(call.call_id)
+        self._calls.pop(call.call_id, None)
 
     async def _incoming(
         self, callback_uri: str, display_name: str, phone: str, tenant_id: str | None
