@@ -14,6 +14,22 @@ from typing import Any
 BAD_REQUEST_CODE = "BadRequest"
 
 
+# The OData code of an HTTP-level refusal, made before any Graph body is parsed (unknown path,
+# wrong method, a malformed HTTP message, a browser page's request). Graph's own codes where it
+# has one (docs/graph-contract.md §1.3); the HTTP reason phrase in Graph's casing otherwise.
+HTTP_ERROR_CODES = {
+    400: BAD_REQUEST_CODE,
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "RequestEntityTooLarge",
+    415: "UnsupportedMediaType",
+    421: "MisdirectedRequest",
+    500: "UnknownError",
+    504: "GatewayTimeout",
+}
+
+
 class GraphError(Exception):
     """A request Graph would refuse: HTTP ``status``, OData ``code`` and a human ``message``."""
 
@@ -31,6 +47,12 @@ class GraphError(Exception):
 def bad_request(message: str) -> GraphError:
     """A 400 ``BadRequest`` GraphError carrying ``message``."""
     return GraphError(400, BAD_REQUEST_CODE, message)
+
+
+def http_error(status: int, message: str) -> GraphError:
+    """A GraphError for an HTTP-level refusal with ``status`` (its code from HTTP_ERROR_CODES)."""
+    fallback = "UnknownError" if status >= 500 else BAD_REQUEST_CODE
+    return GraphError(status, HTTP_ERROR_CODES.get(status, fallback), message)
 
 
 def error_body(

@@ -31,6 +31,7 @@ from app.server.events import (
     RequestLogged,
     ServerEvent,
 )
+from app.server.http_guard import check_origin_value
 from app.server.notifier import (
     DEFAULT_BACKOFF_INITIAL_S,
     DEFAULT_MAX_ATTEMPTS,
@@ -59,6 +60,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     net = parser.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     net.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    net.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let web pages from this origin (http://host:port) call the endpoint; repeatable "
+        "(default: none, a request carrying an Origin header gets 403)",
+    )
     caller = parser.add_argument_group("the caller (one of)")
     source = caller.add_mutually_exclusive_group()
     source.add_argument(
@@ -181,6 +190,10 @@ def _check_args(args: argparse.Namespace) -> str | None:
             return f"--{name.replace('_', '-')} must not be negative"
     if args.notify_timeout <= 0 or args.notify_attempts < 1 or args.notify_backoff < 0:
         return "--notify-timeout must be > 0, --notify-attempts >= 1, --notify-backoff >= 0"
+    for origin in args.allow_origin:
+        problem = check_origin_value(origin)
+        if problem:
+            return problem
     if args.vad:
         from app.core.vad.base import CLASSIFIER_NAMES
 
@@ -236,6 +249,7 @@ def serve_command(args: argparse.Namespace) -> int:
             backoff_initial_s=args.notify_backoff,
             bearer_token=args.notify_token,
         ),
+        allowed_origins=args.allow_origin,
     )
     try:
         server.start()

@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from app.graph.calls import (
     parse_create_call,
     parse_reject,
 )
-from app.graph.errors import GraphError, error_body, graph_date, new_request_id
+from app.graph.errors import GraphError, error_body, graph_date, http_error, new_request_id
 from app.graph.requests import ACTION_NAMESPACE_PREFIX, parse_json_body
 from app.graph.results import CALL_END_RESULTS, CallEnd
 from app.server.caller import CallerFactory, CallerPacer, CallerScript, scripted_caller_factory
@@ -64,6 +64,7 @@ from app.server.events import (
     RequestLogged,
     ServerEvent,
 )
+from app.server.http_guard import MAX_BODY_BYTES, GraphAppRunner, RequestGuard, decode_body
 from app.server.notifier import DeliveryRecord, Notifier, NotifyOptions
 from app.server.recordings import DEFAULT_RECORDING_TTL_S, RecordingStore
 from app.session import EngineHost, attach_recording_writer
@@ -101,13 +102,6 @@ CALL_ID: Any = _KeyType("call_id", str) if _KeyType else "call_id"
 
 CALL_ACTIONS = ("answer", "reject", "keepAlive")
 _ACTION_NAMES = {name.lower(): name for name in (*MEDIA_ACTIONS, *CALL_ACTIONS)}
-# Graph errors for HTTP-level failures (unknown path, wrong method, body too large).
-_HTTP_ERROR_CODES = {
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    413: "RequestEntityTooLarge",
-    415: "UnsupportedMediaType",
-}
 
 
 class GraphServer:
@@ -117,6 +111,8 @@ class GraphServer:
     established and returns the call's ``Caller`` (default: a silent scripted caller).
     ``on_event(event)`` receives every ``ServerEvent`` (deliveries, requests, call states,
     engine events) on the event-loop thread: keep it cheap, e.g. put the event in a queue.
+    ``allowed_origins``: web-page origins that may call the endpoint (all others get 403; see
+    ``app/server/http_guard.py``). An ended call is freed ``recording_ttl_s`` after it ends.
     """
 
     def __init__(
@@ -134,6 +130,7 @@ class GraphServer:
         ring_timeout_s: float = DEFAULT_RING_TIMEOUT_S,
         keepalive_timeout_s: float = DEFAULT_KEEPALIVE_TIMEOUT_S,
         notify: NotifyOptions | None = None,
+        allowed_origins: Iterable[str] = (),
     ) -> None:
         self.host = host
         self.port = port
@@ -153,6 +150,8 @@ class GraphServer:
         self.keepalive_timeout_s = keepalive_timeout_s
         self._notifier = Notifier(notify, on_record=self._emit)
         self._recordings = RecordingStore(delete_expired_files=recordings_dir is None)
+        # Web pages may reach a loopback port too: see app/server/http_guard.py.
+        self._guard = RequestGuard(allowed_origins)
         self._calls: dict[str, ServerCall] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -281,9 +280,9 @@ class GraphServer:
 
     async def _startup(self) -> None:
         await self._notifier.open()
-        app = web.Application(middlewares=[self._middleware])
+        app = web.Application(middlewares=[self._middleware], client_max_size=MAX_BODY_BYTES)
         self._add_routes(app)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = GraphAppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         try:
@@ -298,6 +297,7 @@ class GraphServer:
         sockets = getattr(server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else self.port
         self.port = int(port)
+        self._guard.bind(self.host, self.port)
         host = f"[{self.host}]" if ":" in self.host else self.host
         self._base_url = f"http://{host}:{self.port}"
 
@@ -552,21 +552,29 @@ class GraphServer:
         request[REQUEST_ID] = new_request_id()
         request[CLIENT_REQUEST_ID] = request.headers.get("client-request-id") or request[REQUEST_ID]
         try:
-            response = await handler(request)
+            self._guard.check(request)
+            preflight = self._guard.preflight(request)
+            response = preflight if preflight is not None else await handler(request)
         except GraphError as err:
             response = self._error(request, err)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            code = _HTTP_ERROR_CODES.get(exc.status, "BadRequest")
             message = {
-                404: f"Resource not found for the path '{request.path}'.",
-                405: f"The HTTP method {request.method} is not allowed for '{request.path}'.",
+                404: f"Resource not found for the path '{request.path[:200]}'.",
+                405: f"The HTTP method {request.method} is not allowed for '{request.path[:200]}'.",
+                413: f"The request body is over {MAX_BODY_BYTES} bytes.",
             }.get(exc.status, exc.reason)
-            response = self._error(request, GraphError(exc.status, code, message))
+            response = self._error(request, http_error(exc.status, message))
             allow = exc.headers.get("Allow")
             if allow:
                 response.headers["Allow"] = allow
+        except ConnectionError as exc:
+            # The client went away mid-request: its doing, worth one line, not a traceback.
+            log.info("client left during %s %s: %s", request.method, request.path[:200], exc)
+            response = self._error(
+                request, http_error(400, "The client closed the connection mid-request.")
+            )
         except Exception as exc:  # never let one request take the endpoint down
             log.exception("unexpected error answering %s %s", request.method, request.path)
             internal = GraphError(500, "UnknownError", f"Unknown internal server error ({exc}).")
@@ -581,6 +589,7 @@ class GraphServer:
                 time.time(),
             )
         )
+        response.headers.update(self._guard.cors_headers(request))
         return response
 
     def _ids(self, request: web.Request) -> dict[str, str]:
@@ -617,8 +626,12 @@ class GraphServer:
         request[CALL_ID] = call.call_id
         return call
 
+    async def _read_body(self, request: web.Request) -> bytes:
+        """The body, gzip/deflate undone (bounded: http_guard.decode_body)."""
+        return decode_body(await request.read(), request.headers.get("Content-Encoding"))
+
     async def _read_json(self, request: web.Request) -> object:
-        return parse_json_body(await request.read())
+        return parse_json_body(await self._read_body(request))
 
     async def _handle_info(self, request: web.Request) -> web.Response:
         body = {
@@ -698,7 +711,7 @@ class GraphServer:
                 f"Resource not found for the segment '{segment[:80]}'; supported actions are: "
                 f"{', '.join(sorted(_ACTION_NAMES.values()))}.",
             )
-        raw = await request.read()
+        raw = await self._read_body(request)
         if action == "answer":
             return self._answer(request, call, parse_answer(parse_json_body(raw)))
         if action == "reject":

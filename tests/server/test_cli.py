@@ -130,3 +130,47 @@ def test_a_port_in_use_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
         busy.listen()
         assert main(["serve", "--port", str(busy.getsockname()[1])]) == 1
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_allow_origin_lets_that_page_in_and_no_other(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--allow-origin`` (repeatable) in a real process; a bad value exits 2."""
+    assert main(["serve", "--allow-origin", "evil.example"]) == 2
+    assert "--allow-origin must look like" in capsys.readouterr().err
+    assert main(["serve", "--allow-origin", "http://a.example/path"]) == 2
+
+    async def flow() -> dict[str, int]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app",
+            "serve",
+            "--allow-origin",
+            "http://a.example:8080",
+            "--allow-origin",
+            "https://b.example",
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        assert proc.stdout is not None
+        try:
+            first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            base = first.rsplit(" ", 1)[1].strip()
+            statuses = {}
+            async with aiohttp.ClientSession() as http:
+                for origin in ("http://a.example:8080", "https://b.example", "http://c.example"):
+                    async with http.get(base + "/", headers={"Origin": origin}) as resp:
+                        statuses[origin] = resp.status
+                        if resp.status == 200:
+                            assert resp.headers["Access-Control-Allow-Origin"] == origin
+            return statuses
+        finally:
+            proc.send_signal(signal.SIGINT)
+            await asyncio.wait_for(proc.wait(), 30)
+
+    statuses = asyncio.run(asyncio.wait_for(flow(), 60))
+    assert statuses == {
+        "http://a.example:8080": 200,
+        "https://b.example": 200,
+        "http://c.example": 403,
+    }

@@ -26,6 +26,8 @@ from tests.server.support import (
 )
 
 FLOW_TIMEOUT_S = 30.0
+# Raw bodies are sent as JSON (anything else is refused with 415 before it is parsed).
+JSON = {"Content-Type": "application/json"}
 
 RECORD_BODY = {
     "bargeInAllowed": False,
@@ -369,7 +371,7 @@ def test_malformed_and_out_of_range_bodies_get_graph_errors(
                 (json.dumps({**good, "requestedModalities": ["video"]}).encode(), "audio"),
                 (json.dumps({**good, "targets": []}).encode(), "targets"),
             ]:
-                async with http.post(calls, data=body) as resp:
+                async with http.post(calls, data=body, headers=JSON) as resp:
                     await expect(resp, 400, text)
             async with http.get(calls) as resp:
                 await expect(resp, 405)
@@ -379,7 +381,7 @@ def test_malformed_and_out_of_range_bodies_get_graph_errors(
             url = action_url(graph, call_id, "recordResponse", False)
             for body, text in BAD_RECORD_BODIES:
                 async with http.post(
-                    url, data=body, headers={"client-request-id": "mine-123"}
+                    url, data=body, headers={"client-request-id": "mine-123", **JSON}
                 ) as resp:
                     await expect(resp, 400, text)
                     assert (await resp.json())["error"]["innerError"]["client-request-id"] == (
@@ -399,10 +401,10 @@ def test_malformed_and_out_of_range_bodies_get_graph_errors(
             async with http.get(f"{server.base_url}/nothing/here") as r:
                 await expect(r, 404)
             async with http.post(
-                url, data=b"{" * 5000 + b"}" * 5000
+                url, data=b"{" * 5000 + b"}" * 5000, headers=JSON
             ) as resp:  # deep nesting must not crash anything
                 await expect(resp, 400)
-            async with http.post(url, data=io.BytesIO(b"x" * (2 << 20))) as resp:
+            async with http.post(url, data=io.BytesIO(b"x" * (2 << 20)), headers=JSON) as resp:
                 assert resp.status == 413
 
             # The same call still works after all that.
