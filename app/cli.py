@@ -63,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callsim`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from app.blas import limit_blas_threads
+
+    limit_blas_threads()  # before any engine runs, whichever subcommand (app/blas.py says why)
     if args.command == "run":
         return run_command(args)
     if args.command == "doctor":

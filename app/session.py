@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 import numpy.typing as npt
 
 from app.audio.wav import RecordingWriter
+from app.blas import limit_blas_threads
 from app.core import events as ev
 from app.core.call import Call
 from app.core.clock import ENGINE_RATE_HZ
@@ -45,6 +46,7 @@ class EngineHost:
 
     def start(self) -> EngineHost:
         """Start the engine thread."""
+        limit_blas_threads()  # also when used as a library (app/blas.py says why)
         self._thread.start()
         return self
 
