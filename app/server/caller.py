@@ -5,11 +5,14 @@ caller is scripted (a scenario's ``[[caller]]`` entries, a WAV, or silence) and 
 (or ``speed`` times faster) by one shared ``CallerPacer`` thread, so 50 calls cost one feeding
 thread, not 50. The GUI supplies its own factory that attaches the live microphone and keypad.
 Script times count from the moment the call became established (engine sample 0: nothing is
-fed before that).
+fed before that), or from the engine sample at which the first recording started capturing.
+Either way the script is placed on the call's sample clock, never by wall-clock arrival: a
+loaded machine may feed late and in bursts, but every clip and key lands on its sample.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +25,8 @@ import numpy.typing as npt
 
 from app.audio.wav import read_engine_audio
 from app.core import events as ev
-from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES
+from app.core.call import LOOKAHEAD_SAMPLES
+from app.core.clock import ENGINE_RATE_HZ
 from app.scenario.model import CallerEntry, Scenario
 from app.scenario.runner import caller_track, timed_entries
 from app.session import EngineHost
@@ -30,10 +34,14 @@ from app.session import EngineHost
 if TYPE_CHECKING:
     from app.server.calls import ServerCall
 
+log = logging.getLogger(__name__)
+
 FloatArray = npt.NDArray[np.float32]
 
-# One tick per 20 ms engine frame: a live microphone delivers blocks of about this size too.
-PACER_TICK_S = FRAME_SAMPLES / ENGINE_RATE_HZ
+# One tick per 50 ms: ``Call.feed`` gathers smaller blocks to 50 ms before its DSP runs anyway,
+# so shorter ticks only add thread wake-ups (20 ms ticks cost 2.5x the feeds per call). An ending
+# is still known within the engine's 100 ms look-ahead plus one tick of its sample.
+PACER_TICK_S = 0.05
 
 
 class Caller(Protocol):
@@ -117,8 +125,15 @@ class ScriptedCaller:
 
     ``start_on="established"`` starts the script when the call is established (engine sample
     0). ``"capture"`` keeps the caller silent until the first recordResponse starts capturing,
-    then starts the script there (within one pacer tick plus the engine's 100 ms look-ahead),
-    so a bot that is slow to send its first recordResponse still hears the whole answer.
+    then anchors the script on the engine sample of ``CaptureStarted``, so a bot that is slow to
+    send its first recordResponse still hears the answer, at the same samples whatever the load.
+
+    The engine reports a capture start only once it has been fed its 100 ms look-ahead past it,
+    so that much silence is already fed when the script starts: before the capture, silence is
+    fed at most one tick ahead of what the engine has consumed, which keeps this under
+    ``headroom_samples`` (the look-ahead plus two ticks: 0.2 s at speed 1) whatever the load.
+    Script audio in that head is skipped (a warning says so) and everything after it lands on
+    its exact sample: start such a script with that much silence.
     """
 
     def __init__(
@@ -144,7 +159,17 @@ class ScriptedCaller:
         self.done = False  # hung up: nothing more is fed
         self._next_action = 0
         self._t0: float | None = None
-        self._capture_seen = False  # written by the engine thread, read by the pacer
+        # The engine sample of the first CaptureStarted: written once by the engine thread, read
+        # by the pacer (an int reference; no lock needed).
+        self._capture_sample: int | None = None
+        self._tick_samples = max(1, round(pacer.tick_s * ENGINE_RATE_HZ * speed))
+        # Look-ahead, then one tick of backlog and one of tick phase (see the class doc).
+        self.headroom_samples = LOOKAHEAD_SAMPLES + 2 * self._tick_samples
+
+    @property
+    def started_at_s(self) -> float | None:
+        """``time.monotonic()`` when sample 0 was due (None before ``start``)."""
+        return self._t0
 
     def start(self) -> None:
         """Begin feeding (registers with the pacer)."""
@@ -158,9 +183,10 @@ class ScriptedCaller:
         self.pacer.remove(self)
 
     def _on_engine_event(self, event: ev.Event) -> None:
-        # Engine thread: only flip a flag; the pacer thread acts on it.
-        if isinstance(event, ev.CaptureStarted):
-            self._capture_seen = True
+        # Engine thread: only note the sample; the pacer thread acts on it.
+        if isinstance(event, ev.CaptureStarted) and self._capture_sample is None:
+            self._capture_sample = event.sample_index
+            self.host.remove_listener(self._on_engine_event)
 
     def due_samples(self, now: float) -> int:
         """How many samples should have been fed by ``now`` (monotonic seconds)."""
@@ -170,12 +196,18 @@ class ScriptedCaller:
     def advance(self, due: int) -> None:
         """Feed up to sample ``due``, applying each action exactly at its sample (pacer thread)."""
         if self.script_start is None:
-            if not self._capture_seen:
-                if due > self.position:  # silence until the bot starts recording
-                    self.host.feed(np.zeros(due - self.position, dtype=np.float32))
-                    self.position = due
+            capture = self._capture_sample
+            if capture is None:
+                # Silence until the bot starts recording, at most one tick ahead of what the
+                # engine has consumed: a lagging engine then finds the capture start close to
+                # the feed, so little of the script's head is already past (see the class doc).
+                end = min(due, self.host.fed_samples + self._tick_samples)
+                if end > self.position:
+                    self.host.feed(np.zeros(end - self.position, dtype=np.float32))
+                    self.position = end
                 return
-            self.script_start = self.position
+            self.script_start = capture
+            self._check_head(self.position - capture)
         offset = self.script_start
         actions = self.script.actions
         track = self.script.track
@@ -197,6 +229,21 @@ class ScriptedCaller:
                 )
             self.host.feed(np.array(block, dtype=np.float32, copy=True))
             self.position = end
+
+    def _check_head(self, fed_past_anchor: int) -> None:
+        """Warn if script sound or actions fall in the head already fed as silence."""
+        head = self.script.track[:fed_past_anchor]
+        early = [a for a in self.script.actions if a.sample < fed_past_anchor]
+        if fed_past_anchor > self.headroom_samples or np.any(head) or early:
+            log.warning(
+                "caller script %r starts on capture, but its first %.3f s were already fed as "
+                "silence (the engine's look-ahead): their sound is skipped and %d action(s) "
+                "come late; start the script with %.2f s of silence",
+                self.script.name,
+                fed_past_anchor / ENGINE_RATE_HZ,
+                len(early),
+                self.headroom_samples / ENGINE_RATE_HZ,
+            )
 
     def _apply(self, action: ScriptAction) -> None:
         if action.kind == "key":
