@@ -5,7 +5,10 @@ One function turns an engine event into its events.jsonl record, so every output
 
 from __future__ import annotations
 
+import heapq
 import json
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -125,7 +128,70 @@ def sorted_records(events: list[ev.Event]) -> list[dict[str, Any]]:
 def write_jsonl(records: list[dict[str, Any]], out: TextIO) -> None:
     """One compact JSON object per line."""
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.write(_jsonl_line(record))
+
+
+class EventLog:
+    """events.jsonl written while the run goes, in the same time order as ``sorted_records``.
+
+    The engine emits some events after later ones: a speech start is back-dated to its first
+    frame once confirmed (up to 300 ms later, docs/dsp.md §3.4), a key after its merge window,
+    an ending held while a speech onset is undecided. So records wait in a heap ordered by
+    (sample, emission) and ``release(upto)`` writes those at or before ``upto``, which the
+    runner keeps a hold behind the analysis. Lines reach the OS once per ``release`` (per
+    engine step), not fsync'ed (a killed process leaves the page cache behind); ``close``
+    writes the rest and fsyncs once. If an event ever arrives older than a line already
+    written, the streamed order is wrong: ``out_of_order`` is set and ``close`` rewrites the
+    file from ``all_records`` so that a finished run's bytes never depend on the hold.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file: TextIO = path.open("w", encoding="utf-8")
+        self._heap: list[tuple[int, int, dict[str, Any]]] = []
+        self._emitted = 0
+        self._written_upto = -1  # sample of the last line written
+        self.out_of_order = False
+
+    def add(self, events: Iterable[ev.Event]) -> None:
+        """Queue the records of ``events`` (in emission order); nothing is written yet."""
+        for event in events:
+            record = event_record(event)
+            if record is None:
+                continue
+            if event.sample_index < self._written_upto:
+                self.out_of_order = True
+            heapq.heappush(self._heap, (event.sample_index, self._emitted, record))
+            self._emitted += 1
+
+    def release(self, upto_sample: int) -> None:
+        """Write every queued record at or before ``upto_sample`` and hand it to the OS."""
+        heap = self._heap
+        if not heap or heap[0][0] > upto_sample:
+            return
+        lines = []
+        while heap and heap[0][0] <= upto_sample:
+            sample, _, record = heapq.heappop(heap)
+            self._written_upto = max(self._written_upto, sample)
+            lines.append(_jsonl_line(record))
+        self._file.write("".join(lines))
+        self._file.flush()
+
+    def close(self, all_records: list[dict[str, Any]] | None = None) -> None:
+        """Write what is queued, fsync, close; rewrite from ``all_records`` if out of order."""
+        self.release(2**62)
+        if self.out_of_order and all_records is not None:
+            self._file.seek(0)
+            self._file.truncate()
+            write_jsonl(all_records, self._file)
+            self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+
+def _jsonl_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def write_json(path: Path, document: Any) -> None:

@@ -22,17 +22,24 @@ from app.audio.prompts import make_prompt_loader
 from app.audio.wav import AudioFileError, RecordingWriter, read_engine_audio
 from app.core import events as ev
 from app.core.call import Call, CallConfig
-from app.core.clock import ENGINE_RATE_HZ, seconds_to_samples
+from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES, seconds_to_samples
 from app.core.timeline import Timeline
 from app.core.vad.base import DEFAULT_CLASSIFIER
+from app.core.vad.endpointer import ONSET_WINDOW_FRAMES
 from app.scenario.model import BotEntry, CallerEntry, Scenario, ScenarioError
-from app.scenario.output import sorted_records, write_json, write_jsonl
+from app.scenario.output import EventLog, sorted_records, write_json
 
 FloatArray = npt.NDArray[np.float32]
 
 # Audio is fed in blocks of this size between entries: big enough to batch the VAD, small
 # enough that "is the call idle yet?" is asked often when the time line has run out.
 FEED_BLOCK_SAMPLES = ENGINE_RATE_HZ // 2
+
+# events.jsonl lines are written this far behind the analysis: no event is emitted later than
+# this after its own sample. The longest wait is a speech onset, confirmed within the 300 ms
+# onset window and back-dated to its first frame (docs/dsp.md §3.4), plus one frame; a key
+# waits 150 ms (its merge window), an ending held by an undecided onset less than the window.
+EVENT_HOLD_SAMPLES = (ONSET_WINDOW_FRAMES + 1) * FRAME_SAMPLES
 
 
 @dataclass
@@ -44,6 +51,9 @@ class RunResult:
     records: list[dict[str, Any]]
     timeline: dict[str, Any]
     recordings: dict[str, Path] = field(default_factory=dict)
+    # True if an event came too late for the streamed order and events.jsonl was rewritten
+    # at the end (EVENT_HOLD_SAMPLES too short; tests/scenario checks the examples).
+    events_rewritten: bool = False
 
     @property
     def endings(self) -> list[ev.OperationEnded]:
@@ -138,20 +148,30 @@ def make_call(scenario: Scenario, recordings_dir: Path | None) -> Call:
 
 
 def run_scenario(scenario: Scenario, out_dir: Path | None = None) -> RunResult:
-    """Run ``scenario``; if ``out_dir`` is given write events.jsonl, recordings/, timeline.json."""
+    """Run ``scenario``; if ``out_dir`` is given write events.jsonl, recordings/, timeline.json.
+
+    Recordings and events.jsonl are written while the run goes (a killed run leaves valid WAVs
+    and whole lines, tests/scenario/test_crash.py); timeline.json is written at the end.
+    """
     recordings_dir = out_dir / "recordings" if out_dir is not None else None
     track = caller_track(scenario)
     call = make_call(scenario, recordings_dir)
     writer = RecordingWriter(recordings_dir) if recordings_dir is not None else None
+    log = EventLog(out_dir / "events.jsonl") if out_dir is not None else None
     events: list[ev.Event] = []
     timeline = Timeline()
 
     def collect() -> None:
-        for event in call.drain():
+        batch = call.drain()
+        for event in batch:
             events.append(event)
             timeline.add(event)
             if writer is not None:
                 writer.handle(event)
+        # After the audio: every line on disk is covered by the recordings written before it.
+        if log is not None:
+            log.add(batch)
+            log.release(call.judged_samples - EVENT_HOLD_SAMPLES)
 
     pos = 0
 
@@ -166,48 +186,55 @@ def run_scenario(scenario: Scenario, out_dir: Path | None = None) -> RunResult:
             pos = end
             collect()
 
-    entries = timed_entries(scenario)
-    for at, _, kind, payload in entries:
-        feed_to(at)
-        if call.ended:
-            break
-        if kind == "bot":
-            _apply_bot(call, payload)
-        elif kind == "key":
-            key, caller = payload
-            assert isinstance(caller, CallerEntry)
-            call.press_key(
-                key,
-                out_of_band=caller.dtmf_mode in ("both", "out-of-band"),
-                in_band=caller.dtmf_mode in ("both", "in-band"),
-                duration_s=caller.dtmf_on_s,
-            )
-        elif kind == "no_media":
-            call.feed_no_media(payload)
-            pos += payload
-        elif kind == "hangup":
-            call.hang_up("caller")
-        collect()
+    finished = False
+    try:
+        entries = timed_entries(scenario)
+        for at, _, kind, payload in entries:
+            feed_to(at)
+            if call.ended:
+                break
+            if kind == "bot":
+                _apply_bot(call, payload)
+            elif kind == "key":
+                key, caller = payload
+                assert isinstance(caller, CallerEntry)
+                call.press_key(
+                    key,
+                    out_of_band=caller.dtmf_mode in ("both", "out-of-band"),
+                    in_band=caller.dtmf_mode in ("both", "in-band"),
+                    duration_s=caller.dtmf_on_s,
+                )
+            elif kind == "no_media":
+                call.feed_no_media(payload)
+                pos += payload
+            elif kind == "hangup":
+                call.hang_up("caller")
+            collect()
 
-    last = entries[-1][0] if entries else 0
-    if scenario.call.end_s is not None:
-        feed_to(seconds_to_samples(scenario.call.end_s))
-    else:
-        limit = max(last, len(track)) + seconds_to_samples(scenario.call.tail_limit_s)
-        while not call.ended and pos < limit and not (call.idle and pos >= len(track)):
-            feed_to(min(limit, pos + FEED_BLOCK_SAMPLES))
-    call.flush()
-    collect()
-    if writer is not None:
-        writer.close()
+        last = entries[-1][0] if entries else 0
+        if scenario.call.end_s is not None:
+            feed_to(seconds_to_samples(scenario.call.end_s))
+        else:
+            limit = max(last, len(track)) + seconds_to_samples(scenario.call.tail_limit_s)
+            while not call.ended and pos < limit and not (call.idle and pos >= len(track)):
+                feed_to(min(limit, pos + FEED_BLOCK_SAMPLES))
+        call.flush()
+        collect()
+        finished = True
+    finally:
+        # On an error too: what was recorded and logged stays, in valid files.
+        if writer is not None:
+            writer.close()
+        if log is not None and not finished:
+            log.close()
 
     records = sorted_records(events)
+    if log is not None:
+        log.close(records)
     timeline_doc = timeline.to_json(call_id=call.call_id, duration_samples=call.fed_samples)
     result = RunResult(call, events, records, timeline_doc)
+    result.events_rewritten = log is not None and log.out_of_order
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with (out_dir / "events.jsonl").open("w", encoding="utf-8") as f:
-            write_jsonl(records, f)
         write_json(out_dir / "timeline.json", timeline_doc)
         if writer is not None:
             result.recordings = dict(writer.finished)
