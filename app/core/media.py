@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.core.clock import ENGINE_RATE_HZ, seconds_to_samples
+from app.core.dsp.portable import cos_turns, sin_turns
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -45,6 +46,9 @@ class PromptLoadError:
 
 
 PromptLoader = Callable[[str], "LoadedPrompt | PromptLoadError"]
+# Asks an adapter to load a prompt off the engine's thread: ``(request key, uri)``. The adapter
+# hands the result back with ``Call.prompt_loaded(key, result)`` (app/session.py does both).
+PromptRequester = Callable[[str, str], None]
 
 
 def prompt_format_problem(prompt: LoadedPrompt) -> str | None:
@@ -72,11 +76,12 @@ BEEP_RAMP_S = 0.005
 def default_beep(rate_hz: int = ENGINE_RATE_HZ) -> FloatArray:
     """Synthesise the service beep played before recording (resources/beep.wav is made from it)."""
     n = seconds_to_samples(BEEP_DURATION_S, rate_hz)
-    t = np.arange(n, dtype=np.float64) / rate_hz
-    tone = np.sin(2 * np.pi * BEEP_FREQ_HZ * t) * 10 ** (BEEP_LEVEL_DBFS / 20)
+    # sin_turns/cos_turns, not np.sin/np.cos: the same samples on every CPU (docs/dsp.md §6).
+    turns = np.arange(n, dtype=np.float64) * (BEEP_FREQ_HZ / rate_hz)
+    tone = sin_turns(turns) * 10 ** (BEEP_LEVEL_DBFS / 20)
     ramp = seconds_to_samples(BEEP_RAMP_S, rate_hz)
     window = np.ones(n)
-    half = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / ramp)
+    half = 0.5 - 0.5 * cos_turns(np.arange(ramp) / (2 * ramp))
     window[:ramp] = half
     window[n - ramp :] = half[::-1]
     return (tone * window).astype(np.float32)

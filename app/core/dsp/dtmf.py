@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.core.dsp.levels import dbm0_to_peak
+from app.core.dsp.portable import bessel_i0, cos_turns, quantize, sin_turns
 
 # Key layout, rows × columns, as in spandsp's dtmf_positions and Asterisk's dtmf_positions.
 DTMF_KEYS = "123A456B789C*0#D"
@@ -103,6 +104,18 @@ _HISTORY_BLOCKS = 12
 # single-threaded; a minute in one product cost about twice the CPU time).
 _MATMUL_ROWS = 256
 
+# Exact arithmetic (docs/dsp.md §6, app/core/dsp/portable.py): the FIR and the block DFTs work
+# on integer-valued float64, so no BLAS kernel, thread count, FMA or order of summation can
+# change a bit. Samples are clipped to ±8 (18 dB over full scale) and counted in units of
+# 2**-20 (rounding noise near −130 dBFS, 88 dB under the −42 dBm0 tone floor); FIR taps and
+# basis columns (|value| ≤ 2) in units of 2**-20 and 2**-21. Bounds: an FIR output sums at most
+# 2**23·Σ|taps| (< 2**44 units); a block half sums 51 products of at most 2**23.3·2**22, and
+# a block two halves: 2**52 < 2**53. Σx² of a half block: 51·2**46.6 < 2**53.
+_SAMPLE_LIMIT = 8.0
+_SAMPLE_BITS = 20
+_TAP_BITS = 20
+_BASIS_BITS = 21
+
 # Decimation FIR: Kaiser-windowed sinc (β = 6) with its cut-off at the 4 kHz output Nyquist, a
 # half-band filter when decimating by 2; 10 taps per decimation step (21 at 16 kHz, 10 non-zero
 # in the odd branch: numpy's correlate has a fast path for kernels of up to 10 taps). Measured
@@ -124,7 +137,8 @@ def key_frequencies(key: str) -> tuple[float, float]:
 def _raised_cosine_ramp(ramp_samples: int) -> npt.NDArray[np.float64]:
     """Rising half-cosine of ``ramp_samples`` samples from just above 0 to just below 1."""
     n = np.arange(ramp_samples, dtype=np.float64) + 0.5
-    ramp: npt.NDArray[np.float64] = 0.5 - 0.5 * np.cos(np.pi * n / ramp_samples)
+    # cos_turns, not np.cos: the same samples on every CPU (docs/dsp.md §6).
+    ramp: npt.NDArray[np.float64] = 0.5 - 0.5 * cos_turns(n / (2 * ramp_samples))
     return ramp
 
 
@@ -155,9 +169,13 @@ def dtmf_tone(
     low_hz *= 1.0 + low_offset_pct / 100.0
     high_hz *= 1.0 + high_offset_pct / 100.0
     n_samples = round(duration_s * rate_hz)
-    t = np.arange(n_samples, dtype=np.float64) / rate_hz
-    tone = dbm0_to_peak(low_dbm0) * np.sin(2.0 * np.pi * low_hz * t + phase_rad[0])
-    tone += dbm0_to_peak(high_dbm0) * np.sin(2.0 * np.pi * high_hz * t + phase_rad[1])
+    # Phases in turns and sin_turns instead of np.sin: these samples end up in recordings, and
+    # numpy's SIMD sines differ by an ULP between CPUs (docs/dsp.md §6).
+    n = np.arange(n_samples, dtype=np.float64)
+    low_turns = n * (low_hz / rate_hz) + phase_rad[0] / (2.0 * math.pi)
+    high_turns = n * (high_hz / rate_hz) + phase_rad[1] / (2.0 * math.pi)
+    tone = dbm0_to_peak(low_dbm0) * sin_turns(low_turns)
+    tone += dbm0_to_peak(high_dbm0) * sin_turns(high_turns)
     ramp_samples = min(round(ramp_s * rate_hz), n_samples // 2)
     if ramp_samples > 0:
         ramp = _raised_cosine_ramp(ramp_samples)
@@ -203,52 +221,61 @@ class DtmfTone:
 
 
 def _decimation_fir(factor: int) -> npt.NDArray[np.float64]:
-    """Linear-phase low-pass for decimation by ``factor`` to 8 kHz (odd length, unity DC gain)."""
+    """Linear-phase low-pass for decimation by ``factor`` to 8 kHz (odd length, unity DC gain).
+
+    Integer-valued taps in units of 2**-_TAP_BITS summing to exactly 2**_TAP_BITS, computed
+    with IEEE basic operations only (no libm): the same integers on every machine.
+    """
     n_taps = _FIR_TAPS_PER_STEP * factor + 1
     centre = (n_taps - 1) // 2
     n = np.arange(n_taps, dtype=np.float64) - centre
-    taps = np.sinc(n / factor) * np.kaiser(n_taps, _FIR_KAISER_BETA)
+    # sinc(n/factor) = sin(π·n/factor) / (π·n/factor); sin_turns gives exact zeros at n = k·factor.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sinc = np.where(n == 0, 1.0, sin_turns(n / (2 * factor)) / (math.pi * n / factor))
+    # np.kaiser's formula, with the I0 series instead of np.i0 (which calls np.exp).
+    alpha = (n_taps - 1) / 2.0
+    ratio = (n + centre - alpha) / alpha
+    kaiser = bessel_i0(_FIR_KAISER_BETA * np.sqrt(1.0 - ratio * ratio))
+    kaiser = kaiser / bessel_i0(np.array([_FIR_KAISER_BETA]))[0]
+    taps = sinc * kaiser
     # Exact zeros stay exact (a half-band filter has every other tap at zero): skip them later.
     taps[np.abs(taps) < 1e-12] = 0.0
-    normalised: npt.NDArray[np.float64] = taps / taps.sum()
-    return normalised
+    taps_q = quantize(taps / math.fsum(taps.tolist()), _TAP_BITS, 1.0)
+    # Unity DC gain exactly: the centre tap takes the rounding of the others.
+    taps_q[centre] += 2.0**_TAP_BITS - math.fsum(taps_q.tolist())
+    return taps_q
 
 
 class _Decimator:
     """Streaming FIR decimator to 8 kHz; output j is centred on input sample j·factor.
 
-    Polyphase, in float32 (the engine's sample type). Each output is computed by the same
-    operations whatever the split of the input into calls, so results do not depend on the
-    caller's block size.
+    Works in integers (float64 holding integer values, see _SAMPLE_BITS): the input is
+    quantized on entry, and each output is a fixed-order sum of shifted, integer-scaled slices
+    (elementwise products, exact), rounded back to sample units. No BLAS dot is involved
+    (np.correlate would call cblas sdot, whose kernel depends on the CPU), every output is
+    computed by the same operations whatever the split of the input into calls, and the result
+    is the same on every machine (docs/dsp.md §6).
     """
 
     def __init__(self, factor: int) -> None:
         self.factor = factor
-        taps = _decimation_fir(factor) if factor > 1 else np.ones(1)
+        taps = _decimation_fir(factor) if factor > 1 else np.full(1, 2.0**_TAP_BITS)
         self.lookahead_samples = (len(taps) - 1) // 2
-        # Branch p filters input phase p with taps[p::factor]; a branch with a single non-zero
-        # tap (the half-band centre) is a scaled copy, one with none is skipped.
-        self._scaled: list[tuple[int, np.float32]] = []
-        self._filtered: list[tuple[int, npt.NDArray[np.float32]]] = []
-        for phase in range(factor):
-            branch = taps[phase::factor]
-            nonzero = np.flatnonzero(branch)
-            if nonzero.size == 1:
-                offset = phase + factor * int(nonzero[0])
-                self._scaled.append((offset, np.float32(branch[nonzero[0]])))
-            elif nonzero.size > 1:
-                self._filtered.append((phase, branch.astype(np.float32)))
-        # Input not yet consumed, starting at stream index self._buf_start; the stream is
-        # padded with zeros before sample 0 so the first output is centred on sample 0.
-        self._buf = np.zeros(self.lookahead_samples, dtype=np.float32)
+        # (offset, integer tap) of every non-zero tap, in a fixed order.
+        self._taps = [(int(t), float(taps[t])) for t in np.flatnonzero(taps)]
+        # Quantized input not yet consumed, starting at stream index self._buf_start; the stream
+        # is padded with zeros before sample 0 so the first output is centred on sample 0.
+        self._buf = np.zeros(self.lookahead_samples, dtype=np.float64)
         self._buf_start = -self.lookahead_samples
         self._next_out = 0
 
-    def process(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Feed input samples; return every output sample whose input window is now complete."""
+    def process(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Feed input samples; return every output whose input window is now complete, as
+        integers in units of 2**-_SAMPLE_BITS."""
+        xq = quantize(x, _SAMPLE_BITS, _SAMPLE_LIMIT)
         if self.factor == 1:
-            return x
-        buf = np.concatenate((self._buf, x))
+            return xq
+        buf = np.concatenate((self._buf, xq))
         stream_end = self._buf_start + buf.size
         n_out = (stream_end - 1 - self.lookahead_samples) // self.factor - self._next_out + 1
         if n_out <= 0:
@@ -257,16 +284,12 @@ class _Decimator:
         # buf starts at the first input of output self._next_out (see keep_from below), so
         # output i of this call reads buf[i·factor + t] for tap t.
         step = self.factor
-        out: npt.NDArray[np.float32] | None = None
-        for phase, branch in self._filtered:
-            stop = phase + step * (n_out + branch.size - 1)
-            part = np.correlate(buf[phase:stop:step], branch)
-            out = part if out is None else out + part
-        for offset, gain in self._scaled:
-            part = gain * buf[offset : offset + step * n_out : step]
-            out = part if out is None else out + part
-        if out is None:  # pragma: no cover - a low-pass always has non-zero taps
-            raise AssertionError("decimation filter without taps")
+        span = step * n_out
+        out = np.zeros(n_out, dtype=np.float64)
+        for offset, tap in self._taps:
+            out += tap * buf[offset : offset + span : step]
+        out *= 2.0**-_TAP_BITS
+        np.rint(out, out=out)
         self._next_out += n_out
         keep_from = self._next_out * step - self.lookahead_samples
         self._buf = buf[keep_from - self._buf_start :].copy()
@@ -320,20 +343,16 @@ class DtmfDetector:
         self._tone_to_total = 10.0 ** (tone_to_total_db / 10.0)
 
         freqs_hz = np.array(ROW_FREQS_HZ + COL_FREQS_HZ, dtype=np.float64)
-        omega = 2.0 * np.pi * freqs_hz / DETECTOR_RATE_HZ
         n = np.arange(BLOCK_SAMPLES, dtype=np.float64)[:, None]
+        # Angles in turns, exactly reduced ((f·n mod fs) / fs), and sines without libm: the
+        # same basis on every CPU (docs/dsp.md §6).
+        turns = (freqs_hz * n % DETECTOR_RATE_HZ) / DETECTOR_RATE_HZ
+        cos_n, sin_n = cos_turns(turns), sin_turns(turns)
         # Periodic Hann: sidelobes 268 Hz away (941 vs 1209 Hz, the closest row/column pair)
         # are ~42 dB down, so the other tone barely disturbs the phase-based frequency estimate.
-        hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * (n + 0.5) / BLOCK_SAMPLES)
+        hann = 0.5 - 0.5 * cos_turns((n + 0.5) / BLOCK_SAMPLES)
         scale = np.sqrt(2.0 / BLOCK_SAMPLES)
-        basis = np.hstack(
-            (
-                scale * np.cos(omega * n),
-                scale * np.sin(omega * n),
-                hann * np.cos(omega * n),
-                hann * np.sin(omega * n),
-            )
-        )
+        basis = np.hstack((scale * cos_n, scale * sin_n, hann * cos_n, hann * sin_n))
         # Removing each block's DC (spandsp assumes there is none) is folded into the basis:
         # Σ(x - mean(x))·b = Σx·(b - mean(b)), so zero-mean columns give the DFT of the
         # mean-removed block, an exact and chunk-independent DC blocker for a 12.75 ms window.
@@ -342,23 +361,25 @@ class DtmfDetector:
         basis = np.hstack((basis, np.ones((BLOCK_SAMPLES, 1))))
         # One product per 51-sample sub-block: block k = sub-block k times the first half of
         # the basis + sub-block k+1 times the second half (columns 0-32 | 33-65).
+        # Integer-valued (units of 2**-_BASIS_BITS) for exact products (_SAMPLE_BITS).
         self._n_cols = basis.shape[1]
         self._basis = np.ascontiguousarray(
-            np.hstack((basis[:HOP_SAMPLES], basis[HOP_SAMPLES:])), dtype=np.float32
+            quantize(np.hstack((basis[:HOP_SAMPLES], basis[HOP_SAMPLES:])), _BASIS_BITS, 2.0)
         )
-        # Expected phase advance over one hop at each nominal frequency, and the cosine of the
-        # largest tolerated deviation (a tone Δf off advances by an extra 2π·Δf·hop/fs).
-        self._hop_rotation = np.exp(-1j * omega * HOP_SAMPLES)
-        max_phase_rad = (
-            2.0 * np.pi * freqs_hz * (max_freq_error_pct / 100.0) * HOP_SAMPLES / DETECTOR_RATE_HZ
-        )
-        self._min_phase_cos = np.cos(np.minimum(max_phase_rad, np.pi))
+        # Expected phase advance over one hop at each nominal frequency (as cos, sin of the
+        # rotation by −ω·hop), and the cosine of the largest tolerated deviation (a tone Δf off
+        # advances by an extra 2π·Δf·hop/fs).
+        hop_turns = (freqs_hz * HOP_SAMPLES % DETECTOR_RATE_HZ) / DETECTOR_RATE_HZ
+        self._hop_cos = cos_turns(hop_turns)
+        self._hop_sin = -sin_turns(hop_turns)
+        max_phase_turns = freqs_hz * (max_freq_error_pct / 100.0) * HOP_SAMPLES / DETECTOR_RATE_HZ
+        self._min_phase_cos = cos_turns(np.minimum(max_phase_turns, 0.5))
 
         # Streaming state.
         self._position = 0
         # Decimated samples from the start of the last complete sub-block on (its block is not
         # complete until the next sub-block arrives), and that sub-block's index.
-        self._dec = np.zeros(0, dtype=np.float32)
+        self._dec = np.zeros(0, dtype=np.float64)
         self._next_block = 0
         # The previous block's Hann-windowed bins (re | im), for the phase advance.
         self._prev_hann = np.zeros(16, dtype=np.float64)
@@ -404,23 +425,25 @@ class DtmfDetector:
         first_block = self._next_block
         self._next_block += n_sub - 1
 
-        # Products in float32 (fast), sums of two halves in float64 (exact comparisons).
+        # Integer-valued products and sums, exact on any BLAS (see _SAMPLE_BITS), then scaled
+        # to sample units by a power of two (exact).
         half = self._n_cols
         if n_sub <= _MATMUL_ROWS:
             prod = subs @ self._basis
         else:
-            prod = np.empty((n_sub, 2 * half), dtype=np.float32)
+            prod = np.empty((n_sub, 2 * half), dtype=np.float64)
             for lo in range(0, n_sub, _MATMUL_ROWS):
                 np.matmul(
                     subs[lo : lo + _MATMUL_ROWS], self._basis, out=prod[lo : lo + _MATMUL_ROWS]
                 )
-        bins = prod[:-1, :half].astype(np.float64) + prod[1:, half:]
-        sub_energy = np.einsum("ij,ij->i", subs, subs)
+        bins = prod[:-1, :half] + prod[1:, half:]
+        bins *= 2.0 ** -(_SAMPLE_BITS + _BASIS_BITS)
+        # Σx² of each sub-block: integer squares and sums below 2**53, exact in any order.
+        sub_energy = np.add.reduce(np.square(subs), axis=1)
         # Block energy with the block's DC removed: Σx² - (Σx)²/N.
         block_sum = bins[:, -1]
-        energy = (sub_energy[:-1] + sub_energy[1:].astype(np.float64)) - block_sum * block_sum * (
-            1.0 / BLOCK_SAMPLES
-        )
+        energy = (sub_energy[:-1] + sub_energy[1:]) * 2.0 ** (-2 * _SAMPLE_BITS)
+        energy -= block_sum * block_sum * (1.0 / BLOCK_SAMPLES)
 
         squares = bins[:, :16] * bins[:, :16]
         tone_energy = squares[:, :8] + squares[:, 8:]
@@ -475,15 +498,25 @@ class DtmfDetector:
         ok &= cols_hann.max(axis=1) * self._relative_peak <= col_hann_e
         # Frequency check: the winners' Hann bins must advance by the nominal phase per hop,
         # within the tolerance (block 0 of this call compares with the previous call's last).
-        hann = bins[:, 16:24] - 1j * bins[:, 24:32]
-        prev = np.empty_like(hann)
-        prev[0] = prev_hann[:8] - 1j * prev_hann[8:]
-        prev[1:] = hann[:-1]
+        # Hann bin = re - j·im with re = bins[:, 16:24], im = bins[:, 24:32]. Real arithmetic on
+        # purpose: numpy's complex multiply and abs use FMA on some CPUs and not on others
+        # (docs/dsp.md §6), separate real multiplies and adds round the same everywhere.
+        re, im = bins[:, 16:24], bins[:, 24:32]
+        prev_re = np.vstack((prev_hann[None, :8], re[:-1]))
+        prev_im = np.vstack((prev_hann[None, 8:], im[:-1]))
         for tone in (best_row, best_col):
-            advance = hann[idx, tone] * np.conj(prev[idx, tone]) * self._hop_rotation[tone]
+            a_re, a_im = re[idx, tone], im[idx, tone]
+            p_re, p_im = prev_re[idx, tone], prev_im[idx, tone]
+            # (a_re - j·a_im)·conj(p_re - j·p_im) = x_re + j·x_im, then times the rotation.
+            x_re = a_re * p_re + a_im * p_im
+            x_im = a_re * p_im - a_im * p_re
+            r_cos, r_sin = self._hop_cos[tone], self._hop_sin[tone]
+            adv_re = x_re * r_cos - x_im * r_sin
+            adv_im = x_re * r_sin + x_im * r_cos
             # |angle(advance)| <= max  <=>  Re(advance) >= |advance|·cos(max); an all-zero
             # previous block (digital silence) gives no evidence either way and passes.
-            ok &= advance.real >= np.abs(advance) * self._min_phase_cos[tone]
+            magnitude = np.sqrt(adv_re * adv_re + adv_im * adv_im)
+            ok &= adv_re >= magnitude * self._min_phase_cos[tone]
         hits: npt.NDArray[np.int64] = np.where(ok, best_row * 4 + best_col - 4, -1)
         return hits
 

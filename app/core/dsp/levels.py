@@ -37,7 +37,9 @@ def rms_dbfs(x: npt.ArrayLike) -> float:
     a = np.asarray(x, dtype=np.float64)
     if a.size == 0:
         return SILENCE_FLOOR_DBFS
-    mean_square = float(np.dot(a.ravel(), a.ravel())) / a.size
+    # Not np.dot: BLAS sums in a kernel- and thread-dependent order (docs/dsp.md §6). Squares
+    # and numpy's pairwise sum along one contiguous row round the same on every machine.
+    mean_square = float(np.add.reduce(np.square(a.ravel()))) / a.size
     if mean_square <= 0.0:
         return SILENCE_FLOOR_DBFS
     return max(SILENCE_FLOOR_DBFS, 10.0 * math.log10(mean_square))

@@ -14,8 +14,9 @@ hum and rumble sit below. In tests/bench/vad_eval.py this took onset p95 over al
 conditions from 772 ms (broadband) to about 180 ms and missed utterances at 5 dB SNR from 4/8 to
 0. band_low_hz=0, band_high_hz=8000 gives the plain broadband RMS.
 
-Deterministic: the same frames in the same order give the same decisions (fixed numpy kernels,
-Python floats, no randomness); nothing depends on where block boundaries of the caller fall.
+Deterministic: the same frames in the same order give the same decisions on every machine
+(exact integer-valued band products, fixed-order sums, Python floats, no randomness; see
+docs/dsp.md §6); nothing depends on where block boundaries of the caller fall.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES
+from app.core.dsp.portable import cos_turns, quantize, sin_turns
 
 # Absolute "on" threshold on the band level. FreeSWITCH's default mean-|x| threshold of 100/32768
 # is ≈ −50 dBFS and Asterisk's 256 ≈ −42 dBFS (dsp-anchors.md §3.3). Our fixtures speak at −20
@@ -58,6 +60,14 @@ _MIN_POWER = 1e-12
 # threads cost more CPU than they save: measured on a 2-core machine, 32 frames took 23 µs of CPU
 # in one thread, 50 frames 75 µs in two (39 µs wall).
 _MATMUL_ROWS = 32
+# Exact band products (docs/dsp.md §6, app/core/dsp/portable.py): samples clipped to ±8 (18 dB
+# over full scale, louder than any PCM source) become integers at 2**-24 (float32's resolution
+# at full scale; the rounding noise is near −150 dBFS, far below the −120 dBFS floor), the
+# cos/sin rows integers at 2**-17. A frame's sum has 320 products of at most 2**27·2**17, so
+# every partial sum is an integer below 320·2**44 < 2**53: exact in any order, on any BLAS.
+_SAMPLE_LIMIT = 8.0
+_SAMPLE_BITS = 24
+_BASIS_BITS = 17
 
 
 def _power_to_dbfs(power: float) -> float:
@@ -67,11 +77,14 @@ def _power_to_dbfs(power: float) -> float:
 
 def band_projection(
     low_hz: float, high_hz: float, frame_samples: int = FRAME_SAMPLES
-) -> npt.NDArray[np.float32] | None:
-    """Rows projecting a frame onto the DFT bins in [low_hz, high_hz]; None for the full band.
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """Integer-valued rows projecting a frame onto the DFT bins in [low_hz, high_hz], and the
+    scale of each row; None for the full band.
 
-    Scaled so that the squared norm of the projection is the mean-square of the band-limited
-    frame (Parseval), i.e. its level reads like an RMS in dBFS.
+    Row r times a frame, times scale[r], is the frame's DFT coefficient, scaled so that the sum
+    of the squares is the mean-square of the band-limited frame (Parseval), i.e. its level reads
+    like an RMS in dBFS. The rows are round(cos|sin · 2**_BASIS_BITS), computed without libm
+    (app/core/dsp/portable.py): the same integers on every machine.
     """
     bin_hz = ENGINE_RATE_HZ / frame_samples
     nyquist_bin = frame_samples // 2
@@ -82,12 +95,14 @@ def band_projection(
     if last < first:
         raise ValueError(f"band {low_hz}-{high_hz} Hz contains no DFT bin")
     bins = np.arange(first, last + 1)
-    angles = 2.0 * np.pi * np.outer(bins, np.arange(frame_samples)) / frame_samples
+    # The angle in turns, reduced exactly: (bin·n mod N) / N.
+    turns = (np.outer(bins, np.arange(frame_samples)) % frame_samples) / frame_samples
+    rows = np.vstack([cos_turns(turns), sin_turns(turns)])
+    rows_q = quantize(rows, _BASIS_BITS, 1.0)
     # Bins other than DC and Nyquist stand for a positive and a negative frequency: weight 2.
     weights = np.where((bins == 0) | (bins == nyquist_bin), 1.0, 2.0)
-    scale = np.sqrt(weights)[:, None] / frame_samples
-    rows = np.vstack([np.cos(angles) * scale, np.sin(angles) * scale])
-    return rows.astype(np.float32)
+    scale = np.sqrt(weights) / (frame_samples * 2.0 ** (_SAMPLE_BITS + _BASIS_BITS))
+    return rows_q, np.concatenate([scale, scale])
 
 
 class EnergyClassifier:
@@ -116,7 +131,11 @@ class EnergyClassifier:
         self.frame_samples = FRAME_SAMPLES
         projection = band_projection(band_low_hz, band_high_hz)
         # Transposed and contiguous, for frames @ projection_t (rows are frames).
-        self._projection_t = None if projection is None else np.ascontiguousarray(projection.T)
+        self._projection_t: npt.NDArray[np.float64] | None = None
+        self._coefficient_scale = np.ones(0)
+        if projection is not None:
+            self._projection_t = np.ascontiguousarray(projection[0].T)
+            self._coefficient_scale = projection[1]
         self._subwindow_frames = window_frames // NOISE_SUBWINDOWS
         self._minima: deque[float] = deque(maxlen=NOISE_SUBWINDOWS)
         self._completed_min = math.inf
@@ -170,33 +189,37 @@ class EnergyClassifier:
     def _powers(self, frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """Mean-square of each row of ``frames`` (band-limited unless broadband).
 
-        Row i's value does not depend on the other rows or their number (the engine batches
-        whatever frames a feed completed, so block sizes must not change decisions;
-        tests/core/vad/test_classifiers.py checks this bit for bit).
+        Row i's value depends on row i only, bit for bit, on every machine: not on the other
+        rows, their number, the BLAS kernel or its threads (the engine batches whatever frames a
+        feed completed, so block sizes must not change decisions; tests/core/vad/
+        test_classifiers.py and tests/scenario/test_determinism.py check this).
         """
         n = frames.shape[0]
-        x = frames.astype(np.float32, copy=False)
         projection_t = self._projection_t
         if projection_t is None:
-            squares = np.square(x, dtype=np.float64)
+            # float32 squares are exact in float64; np.add.reduce along a contiguous row sums
+            # in numpy's fixed pairwise order, which depends on the row length only.
+            squares = np.square(frames, dtype=np.float64)
             broadband: npt.NDArray[np.float64] = np.add.reduce(squares, axis=1) / self.frame_samples
             return broadband
-        # Every product has exactly _MATMUL_ROWS rows (zeros pad the last): BLAS picks its
-        # kernel by shape, and a one-row product, for one, takes the matrix-vector kernel, which
-        # rounds differently (measured). One shape, one kernel, the same value for every row.
-        padded = -(-n // _MATMUL_ROWS) * _MATMUL_ROWS
-        if padded != n:
-            x = np.concatenate((x, np.zeros((padded - n, x.shape[1]), dtype=np.float32)))
-        coefficients = np.empty((padded, projection_t.shape[1]), dtype=np.float32)
-        for lo in range(0, padded, _MATMUL_ROWS):
+        # Integer-valued operands: every product below is exact (see _SAMPLE_BITS), so BLAS
+        # may sum in any order (docs/dsp.md §6).
+        x = np.multiply(frames, 2.0**_SAMPLE_BITS, dtype=np.float64)
+        limit = _SAMPLE_LIMIT * 2.0**_SAMPLE_BITS
+        np.minimum(x, limit, out=x)
+        np.maximum(x, -limit, out=x)
+        np.rint(x, out=x)
+        coefficients = np.empty((n, projection_t.shape[1]), dtype=np.float64)
+        for lo in range(0, n, _MATMUL_ROWS):
             np.matmul(
                 x[lo : lo + _MATMUL_ROWS],
                 projection_t,
                 out=coefficients[lo : lo + _MATMUL_ROWS],
             )
-        band: npt.NDArray[np.float64] = np.add.reduce(
-            np.square(coefficients[:n], dtype=np.float64), axis=1
-        )
+        # Elementwise scaling and squaring (exact IEEE operations), then a fixed-order sum.
+        np.multiply(coefficients, self._coefficient_scale, out=coefficients)
+        np.square(coefficients, out=coefficients)
+        band: npt.NDArray[np.float64] = np.add.reduce(coefficients, axis=1)
         return band
 
     def classify_level(self, level_dbfs: float) -> bool:
