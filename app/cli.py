@@ -12,8 +12,14 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2  # a broken scenario or bad arguments (DESIGN.md §5)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``serve`` and ``doctor`` get their options only when chosen.
+
+    Why: ``serve``'s options live in ``app.server.cli``, whose import pulls in aiohttp and the
+    server (0.3-0.4 s of start-up), and ``app.doctor`` imports urllib and subprocess (0.1 s).
+    ``callsim run`` and ``--help`` need neither, so only the chosen subcommand's parser is
+    filled in; ``tests/bench/bench_run.py`` measures the start-up against numpy + soundfile.
+    """
     parser = argparse.ArgumentParser(
         prog="callsim",
         description="A fake caller and a local Microsoft Graph recordResponse service.",
@@ -25,13 +31,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", type=Path, help="scenario TOML file")
     run.add_argument("--out", type=Path, required=True, help="output folder (created)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    from app.server.cli import configure_parser
+    serve = sub.add_parser("serve", help="serve a local Graph-compatible endpoint")
+    if command == "serve":
+        from app.server.cli import configure_parser
 
-    configure_parser(sub.add_parser("serve", help="serve a local Graph-compatible endpoint"))
-    from app.doctor import configure_parser as configure_doctor  # standard library only
+        configure_parser(serve)
+    doctor = sub.add_parser("doctor", help="check what CallSim needs on this machine")
+    if command == "doctor":
+        from app.doctor import configure_parser as configure_doctor  # urllib, subprocess...
 
-    configure_doctor(sub.add_parser("doctor", help="check what CallSim needs on this machine"))
+        configure_doctor(doctor)
     return parser
+
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (its first argument not starting with ``-``), if any.
+
+    The top-level parser has no option that takes a value, so the first positional argument
+    is the subcommand, as argparse itself will find it.
+    """
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -61,7 +85,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callsim`` console script."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(chosen_command(argv))
     args = parser.parse_args(argv)
     from app.blas import limit_blas_threads
 
