@@ -4,8 +4,9 @@
 #   1. the executable lists every subcommand;
 #   2. it runs an example scenario from resources/scenarios/ and gets the promised ending;
 #   3. `callsim doctor` exits 0;
-#   4. the GUI opens a real window on an Xvfb display (xdotool finds it by its title);
-#   5. install.sh into a temporary prefix, the installed command works, the desktop entry and
+#   4. with the system's PortAudio hidden, the bundle uses its own (needs root: unshare);
+#   5. the GUI opens a real window on an Xvfb display (xdotool finds it by its title);
+#   6. install.sh into a temporary prefix, the installed command works, the desktop entry and
 #      metainfo validate, and uninstall.sh leaves the prefix as it found it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,22 @@ echo "ok: both scenarios ended as promised"
 
 step "callsim doctor"
 "${clean[@]}" QT_QPA_PLATFORM=offscreen "$exe" doctor || fail "doctor exited $?"
+
+step "no PortAudio on the system: the bundle's own copy (packaging/rthooks)"
+# A private mount namespace hides the system's libportaudio and empties the library cache, as
+# on a machine without libportaudio2; needs root (CI is), skipped otherwise.
+system_pa=$(ldconfig -p | awk '/libportaudio\.so\.2 /{print $NF; exit}')
+if [ -n "$system_pa" ] && unshare -m true 2>/dev/null; then
+  : > "$work/empty"
+  # shellcheck disable=SC2016  # $@ is expanded by the inner shell
+  "${clean[@]}" QT_QPA_PLATFORM=offscreen unshare -m sh -c \
+    'mount --bind /dev/null "$1" && mount --bind "$2" /etc/ld.so.cache && shift 2 && exec "$@"' \
+    sh "$(readlink -f "$system_pa")" "$work/empty" "$exe" doctor > "$work/doctor-no-pa.txt" || true
+  grep "portaudio" "$work/doctor-no-pa.txt"
+  grep -q "^ok    portaudio" "$work/doctor-no-pa.txt" || fail "the bundled PortAudio was not used"
+else
+  echo "skipped: needs root and a system PortAudio to hide"
+fi
 
 step "the GUI opens a window under Xvfb"
 cat > "$work/gui.sh" <<'INNER'

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from app.doctor import debian_package, missing_libraries
 
 DOCTOR_TIMEOUT_S = 120
+DOCTOR = [sys.executable, "-m", "app", "doctor"]
 
 
 def run_doctor(**env: str | None) -> subprocess.CompletedProcess[str]:
@@ -23,7 +26,7 @@ def run_doctor(**env: str | None) -> subprocess.CompletedProcess[str]:
         else:
             merged[name] = value
     return subprocess.run(
-        [sys.executable, "-m", "app", "doctor"],
+        DOCTOR,
         capture_output=True,
         text=True,
         env=merged,
@@ -84,6 +87,45 @@ def test_unreachable_sound_server_is_named_with_the_fix(tmp_path) -> None:
     warned = line(done.stdout, "sound server")
     assert warned.startswith("warn") and str(socket_path) in warned
     assert "fix: start PulseAudio or PipeWire" in warned
+
+
+# A private mount namespace hides the system's PortAudio and empties the library cache, as on a
+# machine without libportaudio2 (sounddevice looks it up through that cache).
+HIDE = 'mount --bind /dev/null "$1" && mount --bind "$2" /etc/ld.so.cache && shift 2 && exec "$@"'
+
+
+def system_portaudio() -> Path | None:
+    try:
+        listing = subprocess.run(
+            ["ldconfig", "-p"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except OSError:
+        return None
+    found = re.search(r"libportaudio\.so\.2 .*=> (\S+)", listing)
+    return Path(found.group(1)).resolve() if found else None
+
+
+@pytest.mark.slow
+def test_missing_portaudio_is_a_warning_that_names_the_package(tmp_path: Path) -> None:
+    library = system_portaudio()
+    if library is None:
+        pytest.skip("no system PortAudio to hide")
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode:
+        pytest.skip("unshare -m needs root")
+    empty = tmp_path / "ld.so.cache"
+    empty.write_bytes(b"")
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", HIDE, "sh", str(library), str(empty), *DOCTOR],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        timeout=DOCTOR_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # the app runs, with file input
+    warned = line(done.stdout, "portaudio")
+    assert warned.startswith("warn") and "not found" in warned
+    assert "fix: install PortAudio: sudo apt install libportaudio2" in warned
 
 
 def test_doctor_module_imports_nothing_heavy() -> None:
