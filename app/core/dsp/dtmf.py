@@ -99,18 +99,21 @@ _EDGE_SEARCH_BLOCKS = 3
 _EDGE_MIN_ENERGY_RATIO = 0.1
 _HISTORY_BLOCKS = 12
 
-# Rows per matrix product: OpenBLAS goes multi-threaded on larger products, and its threads
-# then spin-wait, costing more CPU than the tiny product saves (measured: 256 rows stay
-# single-threaded; a minute in one product cost about twice the CPU time).
-_MATMUL_ROWS = 256
+# Rows per matrix product: OpenBLAS runs a dgemm multi-threaded once M·N·K exceeds 4·65536
+# (its default GEMM_MULTITHREAD_THRESHOLD), and its threads then spin-wait, costing far more CPU
+# than the tiny product saves (measured: 78 rows × 51 × 132 took 11 µs of CPU per row in two
+# threads, 32 rows, 215 424 < 262 144, 0.8 µs in one). The products are exact, so the row count
+# changes the cost only.
+_MATMUL_ROWS = 32
 
-# Exact arithmetic (docs/dsp.md §6, app/core/dsp/portable.py): the FIR and the block DFTs work
-# on integer-valued float64, so no BLAS kernel, thread count, FMA or order of summation can
-# change a bit. Samples are clipped to ±8 (18 dB over full scale) and counted in units of
-# 2**-20 (rounding noise near −130 dBFS, 88 dB under the −42 dBm0 tone floor); FIR taps and
-# basis columns (|value| ≤ 2) in units of 2**-20 and 2**-21. Bounds: an FIR output sums at most
-# 2**23·Σ|taps| (< 2**44 units); a block half sums 51 products of at most 2**23.3·2**22, and
-# a block two halves: 2**52 < 2**53. Σx² of a half block: 51·2**46.6 < 2**53.
+# Machine-independent arithmetic (docs/dsp.md §6, app/core/dsp/portable.py). The FIR is a
+# fixed-order sum of elementwise float32 products (IEEE operations, the same everywhere). The
+# block DFTs, a BLAS product, work on integer-valued float64, so no kernel, thread count, FMA or
+# order of summation can change a bit: decimated samples are clipped to ±8 (18 dB over full
+# scale) and counted in units of 2**-20 (rounding noise near −130 dBFS, 88 dB under the −42 dBm0
+# tone floor), basis columns (|value| ≤ 2) in units of 2**-21. Bounds: a block half sums 51
+# products of at most 2**23·2**22, a block two halves: 2**51.7 < 2**53; Σx² of a half block:
+# 51·2**46 < 2**53.
 _SAMPLE_LIMIT = 8.0
 _SAMPLE_BITS = 20
 _TAP_BITS = 20
@@ -249,9 +252,9 @@ def _decimation_fir(factor: int) -> npt.NDArray[np.float64]:
 class _Decimator:
     """Streaming FIR decimator to 8 kHz; output j is centred on input sample j·factor.
 
-    Works in integers (float64 holding integer values, see _SAMPLE_BITS): the input is
-    quantized on entry, and each output is a fixed-order sum of shifted, integer-scaled slices
-    (elementwise products, exact), rounded back to sample units. No BLAS dot is involved
+    Polyphase, in float32 (the engine's sample type): each output is a fixed-order sum of
+    shifted, scaled slices (symmetric taps share a product), elementwise IEEE operations that
+    round the same on every machine. No BLAS dot is involved
     (np.correlate would call cblas sdot, whose kernel depends on the CPU), every output is
     computed by the same operations whatever the split of the input into calls, and the result
     is the same on every machine (docs/dsp.md §6).
@@ -259,23 +262,24 @@ class _Decimator:
 
     def __init__(self, factor: int) -> None:
         self.factor = factor
-        taps = _decimation_fir(factor) if factor > 1 else np.full(1, 2.0**_TAP_BITS)
+        taps = _decimation_fir(factor) * 2.0**-_TAP_BITS if factor > 1 else np.ones(1)
         self.lookahead_samples = (len(taps) - 1) // 2
-        # (offset, integer tap) of every non-zero tap, in a fixed order.
-        self._taps = [(int(t), float(taps[t])) for t in np.flatnonzero(taps)]
-        # Quantized input not yet consumed, starting at stream index self._buf_start; the stream
-        # is padded with zeros before sample 0 so the first output is centred on sample 0.
-        self._buf = np.zeros(self.lookahead_samples, dtype=np.float64)
+        # The taps are symmetric (linear phase): (offset, mirrored offset, tap) of each non-zero
+        # pair, so a pair costs one product; the centre tap alone.
+        centre = self.lookahead_samples
+        self._pairs = [(t, 2 * centre - t, np.float32(taps[t])) for t in range(centre) if taps[t]]
+        self._centre_tap = np.float32(taps[centre])
+        # Input not yet consumed, starting at stream index self._buf_start; the stream is padded
+        # with zeros before sample 0 so the first output is centred on sample 0.
+        self._buf = np.zeros(self.lookahead_samples, dtype=np.float32)
         self._buf_start = -self.lookahead_samples
         self._next_out = 0
 
-    def process(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """Feed input samples; return every output whose input window is now complete, as
-        integers in units of 2**-_SAMPLE_BITS."""
-        xq = quantize(x, _SAMPLE_BITS, _SAMPLE_LIMIT)
+    def process(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Feed input samples; return every output sample whose input window is now complete."""
         if self.factor == 1:
-            return xq
-        buf = np.concatenate((self._buf, xq))
+            return x
+        buf = np.concatenate((self._buf, x))
         stream_end = self._buf_start + buf.size
         n_out = (stream_end - 1 - self.lookahead_samples) // self.factor - self._next_out + 1
         if n_out <= 0:
@@ -285,11 +289,13 @@ class _Decimator:
         # output i of this call reads buf[i·factor + t] for tap t.
         step = self.factor
         span = step * n_out
-        out = np.zeros(n_out, dtype=np.float64)
-        for offset, tap in self._taps:
-            out += tap * buf[offset : offset + span : step]
-        out *= 2.0**-_TAP_BITS
-        np.rint(out, out=out)
+        centre = self.lookahead_samples
+        out = np.multiply(buf[centre : centre + span : step], self._centre_tap)
+        pair = np.empty(n_out, dtype=np.float32)
+        for offset, mirrored, tap in self._pairs:
+            np.add(buf[offset : offset + span : step], buf[mirrored : mirrored + span : step], pair)
+            np.multiply(pair, tap, out=pair)
+            np.add(out, pair, out=out)
         self._next_out += n_out
         keep_from = self._next_out * step - self.lookahead_samples
         self._buf = buf[keep_from - self._buf_start :].copy()
@@ -379,7 +385,7 @@ class DtmfDetector:
         self._position = 0
         # Decimated samples from the start of the last complete sub-block on (its block is not
         # complete until the next sub-block arrives), and that sub-block's index.
-        self._dec = np.zeros(0, dtype=np.float64)
+        self._dec = np.zeros(0, dtype=np.float32)
         self._next_block = 0
         # The previous block's Hann-windowed bins (re | im), for the phase advance.
         self._prev_hann = np.zeros(16, dtype=np.float64)
@@ -414,7 +420,13 @@ class DtmfDetector:
         if x.size == 0:
             return []
         self._position += x.size
-        dec = self._decimator.process(x)
+        # Integer-valued (units of 2**-_SAMPLE_BITS, at most 2**23: exact in float32) for the
+        # exact products below.
+        dec = np.multiply(self._decimator.process(x), np.float32(2.0**_SAMPLE_BITS))
+        limit = np.float32(_SAMPLE_LIMIT * 2.0**_SAMPLE_BITS)
+        np.minimum(dec, limit, out=dec)
+        np.maximum(dec, -limit, out=dec)
+        np.rint(dec, out=dec)
         buf = np.concatenate((self._dec, dec)) if self._dec.size else dec
         n_sub = buf.size // HOP_SAMPLES
         if n_sub < 2:
@@ -428,18 +440,19 @@ class DtmfDetector:
         # Integer-valued products and sums, exact on any BLAS (see _SAMPLE_BITS), then scaled
         # to sample units by a power of two (exact).
         half = self._n_cols
+        subs64 = subs.astype(np.float64)
         if n_sub <= _MATMUL_ROWS:
-            prod = subs @ self._basis
+            prod = subs64 @ self._basis
         else:
             prod = np.empty((n_sub, 2 * half), dtype=np.float64)
             for lo in range(0, n_sub, _MATMUL_ROWS):
                 np.matmul(
-                    subs[lo : lo + _MATMUL_ROWS], self._basis, out=prod[lo : lo + _MATMUL_ROWS]
+                    subs64[lo : lo + _MATMUL_ROWS], self._basis, out=prod[lo : lo + _MATMUL_ROWS]
                 )
         bins = prod[:-1, :half] + prod[1:, half:]
         bins *= 2.0 ** -(_SAMPLE_BITS + _BASIS_BITS)
         # Σx² of each sub-block: integer squares and sums below 2**53, exact in any order.
-        sub_energy = np.add.reduce(np.square(subs), axis=1)
+        sub_energy = np.add.reduce(np.square(subs64), axis=1)
         # Block energy with the block's DC removed: Σx² - (Σx)²/N.
         block_sum = bins[:, -1]
         energy = (sub_energy[:-1] + sub_energy[1:]) * 2.0 ** (-2 * _SAMPLE_BITS)

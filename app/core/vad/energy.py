@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -56,18 +57,22 @@ BAND_LOW_HZ = 200.0
 BAND_HIGH_HZ = 2000.0
 # Power floor so digital silence maps to −120 dBFS instead of −inf.
 _MIN_POWER = 1e-12
-# Rows per matrix product. OpenBLAS goes multi-threaded on larger products, and its spinning
-# threads cost more CPU than they save: measured on a 2-core machine, 32 frames took 23 µs of CPU
-# in one thread, 50 frames 75 µs in two (39 µs wall).
+# Rows per matrix product. OpenBLAS runs a dgemm multi-threaded once M·N·K exceeds
+# 4·65536 (its default GEMM_MULTITHREAD_THRESHOLD), and its spinning threads cost far more CPU
+# than they save: measured on a 2-core machine, 32 frames × 320 × 74 columns took 22 µs of CPU
+# per frame in two threads, 8 frames (189 440 < 262 144) 1.9 µs in one. The folded products
+# (BandProjection) are 32 × 161 × 37 = 190 624. Any row count gives the same values (the
+# products are exact), so this only sets the cost.
 _MATMUL_ROWS = 32
 # Exact band products (docs/dsp.md §6, app/core/dsp/portable.py): samples clipped to ±8 (18 dB
-# over full scale, louder than any PCM source) become integers at 2**-24 (float32's resolution
-# at full scale; the rounding noise is near −150 dBFS, far below the −120 dBFS floor), the
-# cos/sin rows integers at 2**-17. A frame's sum has 320 products of at most 2**27·2**17, so
-# every partial sum is an integer below 320·2**44 < 2**53: exact in any order, on any BLAS.
+# over full scale, louder than any PCM source) become integers at 2**-20 (at most 2**23, still
+# exact in float32, and so are the folded sums below 2**24; the rounding noise in the band is
+# near −137 dBFS, far below the −120 dBFS floor), the cos/sin rows integers at 2**-21. A
+# folded sum (BandProjection) has 161 products of at most 2**24·2**21, so every partial sum is
+# an integer below 2**52.4 < 2**53: exact in any order, on any BLAS.
 _SAMPLE_LIMIT = 8.0
-_SAMPLE_BITS = 24
-_BASIS_BITS = 17
+_SAMPLE_BITS = 20
+_BASIS_BITS = 21
 
 
 def _power_to_dbfs(power: float) -> float:
@@ -75,17 +80,32 @@ def _power_to_dbfs(power: float) -> float:
     return 10.0 * math.log10(max(power, _MIN_POWER))
 
 
+@dataclass(frozen=True)
+class BandProjection:
+    """Integer-valued DFT rows for the bins of a band, folded by symmetry (see band_projection).
+
+    With u[n] = x[n] + x[N-n] and v[n] = x[n] - x[N-n] (x[0], x[N/2] alone in u), the DFT
+    coefficient of bin b is (u @ cos_t[:, b] + j·v @ sin_t[:, b]) · scale[b]: half the products
+    of a plain N-point projection, since cos(2πbn/N) = cos(2πb(N-n)/N) and sin flips its sign.
+    """
+
+    cos_t: npt.NDArray[np.float64]  # (N/2 + 1, bins): n = 0 .. N/2
+    sin_t: npt.NDArray[np.float64]  # (N/2 - 1, bins): n = 1 .. N/2 - 1
+    scale: npt.NDArray[np.float64]  # (2·bins,): per coefficient, cos ones first
+
+
 def band_projection(
     low_hz: float, high_hz: float, frame_samples: int = FRAME_SAMPLES
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
-    """Integer-valued rows projecting a frame onto the DFT bins in [low_hz, high_hz], and the
-    scale of each row; None for the full band.
+) -> BandProjection | None:
+    """The projection of a frame onto the DFT bins in [low_hz, high_hz]; None for the full band.
 
-    Row r times a frame, times scale[r], is the frame's DFT coefficient, scaled so that the sum
-    of the squares is the mean-square of the band-limited frame (Parseval), i.e. its level reads
-    like an RMS in dBFS. The rows are round(cos|sin · 2**_BASIS_BITS), computed without libm
-    (app/core/dsp/portable.py): the same integers on every machine.
+    Scaled so that the sum of the squared coefficients is the mean-square of the band-limited
+    frame (Parseval), i.e. its level reads like an RMS in dBFS. The rows are
+    round(cos|sin · 2**_BASIS_BITS), computed without libm (app/core/dsp/portable.py): the same
+    integers on every machine.
     """
+    if frame_samples % 2:
+        raise ValueError(f"frame_samples must be even, got {frame_samples}")
     bin_hz = ENGINE_RATE_HZ / frame_samples
     nyquist_bin = frame_samples // 2
     first = max(0, math.ceil(low_hz / bin_hz - 1e-9))
@@ -95,14 +115,15 @@ def band_projection(
     if last < first:
         raise ValueError(f"band {low_hz}-{high_hz} Hz contains no DFT bin")
     bins = np.arange(first, last + 1)
-    # The angle in turns, reduced exactly: (bin·n mod N) / N.
-    turns = (np.outer(bins, np.arange(frame_samples)) % frame_samples) / frame_samples
-    rows = np.vstack([cos_turns(turns), sin_turns(turns)])
-    rows_q = quantize(rows, _BASIS_BITS, 1.0)
+    # The angle in turns, reduced exactly: (n·bin mod N) / N, for n = 0 .. N/2.
+    half = np.arange(nyquist_bin + 1)
+    turns = (np.outer(half, bins) % frame_samples) / frame_samples
+    cos_t = quantize(cos_turns(turns), _BASIS_BITS, 1.0)
+    sin_t = quantize(sin_turns(turns[1:nyquist_bin]), _BASIS_BITS, 1.0)
     # Bins other than DC and Nyquist stand for a positive and a negative frequency: weight 2.
     weights = np.where((bins == 0) | (bins == nyquist_bin), 1.0, 2.0)
     scale = np.sqrt(weights) / (frame_samples * 2.0 ** (_SAMPLE_BITS + _BASIS_BITS))
-    return rows_q, np.concatenate([scale, scale])
+    return BandProjection(cos_t, sin_t, np.concatenate([scale, scale]))
 
 
 class EnergyClassifier:
@@ -129,13 +150,7 @@ class EnergyClassifier:
         self.margin_db = float(margin_db)
         self.hysteresis_db = float(hysteresis_db)
         self.frame_samples = FRAME_SAMPLES
-        projection = band_projection(band_low_hz, band_high_hz)
-        # Transposed and contiguous, for frames @ projection_t (rows are frames).
-        self._projection_t: npt.NDArray[np.float64] | None = None
-        self._coefficient_scale = np.ones(0)
-        if projection is not None:
-            self._projection_t = np.ascontiguousarray(projection[0].T)
-            self._coefficient_scale = projection[1]
+        self._projection = band_projection(band_low_hz, band_high_hz)
         self._subwindow_frames = window_frames // NOISE_SUBWINDOWS
         self._minima: deque[float] = deque(maxlen=NOISE_SUBWINDOWS)
         self._completed_min = math.inf
@@ -195,8 +210,8 @@ class EnergyClassifier:
         test_classifiers.py and tests/scenario/test_determinism.py check this).
         """
         n = frames.shape[0]
-        projection_t = self._projection_t
-        if projection_t is None:
+        projection = self._projection
+        if projection is None:
             # float32 squares are exact in float64; np.add.reduce along a contiguous row sums
             # in numpy's fixed pairwise order, which depends on the row length only.
             squares = np.square(frames, dtype=np.float64)
@@ -204,20 +219,29 @@ class EnergyClassifier:
             return broadband
         # Integer-valued operands: every product below is exact (see _SAMPLE_BITS), so BLAS
         # may sum in any order (docs/dsp.md §6).
-        x = np.multiply(frames, 2.0**_SAMPLE_BITS, dtype=np.float64)
-        limit = _SAMPLE_LIMIT * 2.0**_SAMPLE_BITS
+        # In float32 (half the memory traffic): scaling by a power of two is exact, and rint of
+        # values below 2**23 gives integers float32 holds exactly.
+        x = np.multiply(frames, np.float32(2.0**_SAMPLE_BITS), dtype=np.float32)
+        limit = np.float32(_SAMPLE_LIMIT * 2.0**_SAMPLE_BITS)
         np.minimum(x, limit, out=x)
         np.maximum(x, -limit, out=x)
         np.rint(x, out=x)
-        coefficients = np.empty((n, projection_t.shape[1]), dtype=np.float64)
+        # Fold by symmetry (BandProjection), into float64 for the product: sums and
+        # differences of integers below 2**24, exact.
+        mid = self.frame_samples // 2
+        u = np.empty((n, mid + 1), dtype=np.float64)
+        u[:, 0] = x[:, 0]
+        u[:, mid] = x[:, mid]
+        np.add(x[:, 1:mid], x[:, :mid:-1], out=u[:, 1:mid], dtype=np.float64)
+        v = np.subtract(x[:, 1:mid], x[:, :mid:-1], dtype=np.float64)
+        n_bins = projection.cos_t.shape[1]
+        coefficients = np.empty((n, 2 * n_bins), dtype=np.float64)
         for lo in range(0, n, _MATMUL_ROWS):
-            np.matmul(
-                x[lo : lo + _MATMUL_ROWS],
-                projection_t,
-                out=coefficients[lo : lo + _MATMUL_ROWS],
-            )
+            hi = lo + _MATMUL_ROWS
+            coefficients[lo:hi, :n_bins] = u[lo:hi] @ projection.cos_t
+            coefficients[lo:hi, n_bins:] = v[lo:hi] @ projection.sin_t
         # Elementwise scaling and squaring (exact IEEE operations), then a fixed-order sum.
-        np.multiply(coefficients, self._coefficient_scale, out=coefficients)
+        np.multiply(coefficients, projection.scale, out=coefficients)
         np.square(coefficients, out=coefficients)
         band: npt.NDArray[np.float64] = np.add.reduce(coefficients, axis=1)
         return band
