@@ -8,14 +8,18 @@ this one takes 5-12 s on two cores (hence `slow`). Per-frame costs run under pyt
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from app.core.clock import FRAME_SAMPLES
 from app.core.vad.base import CLASSIFIER_NAMES, DEFAULT_CLASSIFIER, FrameClassifier, make_classifier
-from app.core.vad.endpointer import Endpointer
+from app.core.vad.endpointer import Endpointer, SpeechEdge
 from tests.bench import vad_eval
+
+SPEECH_DIR = Path(__file__).resolve().parents[1] / "data" / "speech"
 
 
 @pytest.fixture(scope="module")
@@ -82,19 +86,45 @@ def test_markdown_has_every_row(report: vad_eval.Report) -> None:
 
 @pytest.mark.parametrize("name", [n for n in CLASSIFIER_NAMES if n != "scripted"])
 def test_classify_cost(benchmark: Callable[..., object], name: str) -> None:
-    classifier = make_classifier(name)
+    """Per-frame cost of each classifier over 1 s of quiet noise then a spoken utterance. The
+    benchmarked call returns its decisions, so with benchmarks disabled (the default) this
+    still checks them: nothing in the quiet second, speech in the utterance."""
     rng = np.random.default_rng(0)
-    frame = (0.05 * rng.standard_normal(FRAME_SAMPLES)).astype(np.float32)
-    benchmark(classifier.classify, frame, 0)
+    speech = sf.read(str(sorted(SPEECH_DIR.glob("*.wav"))[0]), dtype="float32")[0]
+    quiet = (1e-3 * rng.standard_normal(16_000)).astype(np.float32)
+    signal = np.concatenate((quiet, speech + (1e-3 * rng.standard_normal(speech.size))))
+    frames = signal[: signal.size // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
+
+    def classify_all() -> list[bool]:
+        classifier = make_classifier(name)
+        return [classifier.classify(f, i * FRAME_SAMPLES) for i, f in enumerate(frames)]
+
+    decisions = benchmark(classify_all)
+    assert isinstance(decisions, list)
+    quiet_frames = quiet.size // FRAME_SAMPLES
+    assert not any(decisions[:quiet_frames])
+    assert sum(decisions[quiet_frames:]) >= 0.3 * (len(decisions) - quiet_frames)
 
 
 def test_endpointer_cost(benchmark: Callable[..., object]) -> None:
+    """The endpointer over 1000 random frame decisions; the benchmarked call returns its
+    edges, checked also when benchmarks are disabled (the default)."""
     endpointer = Endpointer()
     flags = [bool(v) for v in np.random.default_rng(1).random(1000) < 0.5]
 
-    def push_all() -> None:
+    def push_all() -> list[SpeechEdge]:
         endpointer.reset()
+        edges: list[SpeechEdge] = []
         for index, flag in enumerate(flags):
-            endpointer.push(index * FRAME_SAMPLES, flag)
+            edges += endpointer.push(index * FRAME_SAMPLES, flag)
+        return edges
 
-    benchmark(push_all)
+    edges = benchmark(push_all)
+    assert isinstance(edges, list) and edges
+    # Starts and ends alternate from a start, each on a frame boundary, decided no earlier.
+    assert [e.kind for e in edges] == ["start", "end"] * (len(edges) // 2) + ["start"] * (
+        len(edges) % 2
+    )
+    assert all(e.sample_index % FRAME_SAMPLES == 0 for e in edges)
+    assert all(e.decided_at >= e.sample_index for e in edges)
+    assert edges == push_all()  # the same decisions on a second pass after reset()

@@ -8,7 +8,6 @@ the Mitel tests are covered without any randomness between runs.
 from __future__ import annotations
 
 import difflib
-import time
 
 import numpy as np
 import pytest
@@ -379,10 +378,12 @@ def test_debounce_counts_must_be_positive() -> None:
         DtmfDetector(misses_to_end=0)
 
 
-# --- speed -------------------------------------------------------------------------------------
+# --- a long input in one call --------------------------------------------------------------------
 
 
-def test_a_minute_of_audio_takes_well_under_a_tenth_of_a_second() -> None:
+def test_a_minute_of_keys_in_one_call() -> None:
+    """300 keys in noise, one minute fed at once: every key, in order. (Its speed is a ratio
+    benchmark, tests/bench/test_dtmf_speed.py: no ordinary test asserts a time.)"""
     rng = np.random.default_rng(60)
     minute = 60 * RATE_HZ
     keys = random_keys(rng, 300)
@@ -390,11 +391,4 @@ def test_a_minute_of_audio_takes_well_under_a_tenth_of_a_second() -> None:
     digits = dtmf_sequence(keys, 0.1, 0.1)
     x[: digits.size] += digits
     x += white_noise(rng, minute, 1e-4)
-    best = np.inf
-    for _ in range(3):
-        d = DtmfDetector()
-        t0 = time.process_time()
-        tones = d.process(x)
-        best = min(best, time.process_time() - t0)
-    assert keys_of(tones) == keys
-    assert best < 0.1
+    assert keys_of(DtmfDetector().process(x)) == keys
