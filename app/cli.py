@@ -66,7 +66,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     try:
         scenario = load_scenario(args.scenario)
-        result = run_scenario(scenario, args.out)
+        # Only the endings are kept: memory stays flat however long the scenario runs.
+        result = run_scenario(scenario, args.out, keep_events=False)
     except ScenarioError as exc:
         print(f"callsim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

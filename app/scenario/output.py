@@ -178,13 +178,27 @@ class EventLog:
         self._file.write("".join(lines))
         self._file.flush()
 
-    def close(self, all_records: list[dict[str, Any]] | None = None) -> None:
-        """Write what is queued, fsync, close; rewrite from ``all_records`` if out of order."""
+    def close(
+        self, all_records: list[dict[str, Any]] | None = None, *, resort: bool = False
+    ) -> None:
+        """Write what is queued, fsync, close; if out of order, rewrite in time order.
+
+        The rewrite uses ``all_records`` when given; with ``resort`` (a run that keeps no
+        records, for flat memory) it sorts the file's own lines by ``t``, stably: lines of the
+        same sample were released together in emission order, so this is ``sorted_records``'s
+        order (``t`` is exact in microseconds, and one sample is 62.5 µs).
+        """
         self.release(2**62)
-        if self.out_of_order and all_records is not None:
+        if self.out_of_order and (all_records is not None or resort):
+            if all_records is None:
+                self._file.flush()
+                lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+                lines.sort(key=lambda line: float(json.loads(line)["t"]))
+            else:
+                lines = [_jsonl_line(record) for record in all_records]
             self._file.seek(0)
             self._file.truncate()
-            write_jsonl(all_records, self._file)
+            self._file.write("".join(lines))
             self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()

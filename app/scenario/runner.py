@@ -1,8 +1,11 @@
 """Runs a scenario headless, as fast as the CPU allows, and writes its outputs.
 
-The caller's clips are mixed onto one 16 kHz track; the run walks the time line, feeding audio
-up to each entry's exact sample and then applying the entry, so the same file always gives the
-same events at the same samples (DESIGN.md §5).
+The caller's clips are mixed at 16 kHz as the run goes (``CallerMix`` reads each file block by
+block); the run walks the time line, feeding audio up to each entry's exact sample and then
+applying the entry, so the same file always gives the same events at the same samples
+(DESIGN.md §5). Memory stays flat whatever the scenario's length: audio is read a block ahead,
+events are written to events.jsonl as they come, and ``run_scenario(keep_events=False)`` (the
+CLI) keeps only the operation endings.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.audio.prompts import make_prompt_loader
-from app.audio.wav import AudioFileError, RecordingWriter, read_engine_audio
+from app.audio.wav import AudioFileError, EngineAudioReader, RecordingWriter, read_engine_audio
 from app.core import events as ev
 from app.core.call import Call, CallConfig
 from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES, seconds_to_samples
@@ -79,6 +82,114 @@ def caller_track(scenario: Scenario) -> FloatArray:
     for at, x in clips:
         track[at : at + len(x)] += x
     return track
+
+
+class _Clip:
+    """One [[caller]] audio clip, decoded a block ahead of the feed and dropped behind it."""
+
+    def __init__(self, index: int, entry: CallerEntry, scenario: Scenario) -> None:
+        assert entry.audio is not None
+        self.where = f"[[caller]] #{index}"
+        self.path = entry.audio
+        self.scenario_path = scenario.path
+        self.start = seconds_to_samples(entry.at_s)
+        self.gain = np.float32(10 ** (entry.gain_db / 20)) if entry.gain_db else None
+        self._reader: EngineAudioReader | None = None
+        self._buffer = np.zeros(0, dtype=np.float32)  # clip samples from _offset on
+        self._offset = 0
+        self.finished = False
+        self._open()  # checks the file now: a broken scenario fails before the run starts
+
+    @property
+    def produced(self) -> int:
+        """Clip samples decoded so far (the clip's length once ``finished``)."""
+        return self._offset + len(self._buffer)
+
+    def ensure(self, upto: int) -> None:
+        """Decode until ``upto`` clip samples are known, or the clip has ended."""
+        while not self.finished and self.produced < upto:
+            reader = self._reader if self._reader is not None else self._open()
+            try:
+                block = reader.read()
+            except AudioFileError as exc:
+                raise ScenarioError(self.scenario_path, self.where, str(exc)) from None
+            if self.gain is not None:
+                block = block * self.gain
+            self._buffer = np.concatenate([self._buffer, block]) if len(self._buffer) else block
+            if reader.ended:
+                self.finished = True
+                self._reader = None
+
+    def take(self, begin: int, end: int) -> FloatArray:
+        """Clip samples [begin, end) (fewer at its end); nothing before ``end`` is kept."""
+        self.ensure(end)
+        part = self._buffer[max(0, begin - self._offset) : end - self._offset]
+        drop = min(len(self._buffer), max(0, end - self._offset))
+        self._buffer = self._buffer[drop:].copy() if drop else self._buffer
+        self._offset += drop
+        return part
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def _open(self) -> EngineAudioReader:
+        try:
+            self._reader = EngineAudioReader(self.path)
+        except AudioFileError as exc:
+            raise ScenarioError(self.scenario_path, self.where, str(exc)) from None
+        return self._reader
+
+
+class CallerMix:
+    """Every [[caller]] audio clip mixed at 16 kHz from its ``at``, read as the run goes.
+
+    ``read`` gives the same samples as slicing ``caller_track`` (clips summed in scenario
+    order in float32, gain applied first), but holds only about one block of each playing
+    clip: a 24-hour scenario needs no more memory than a 1-minute one.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self._clips = [
+            _Clip(index, entry, scenario)
+            for index, entry in enumerate(scenario.caller, 1)
+            if entry.audio is not None
+        ]
+        # One file open at a time per playing clip: close them until their turn comes.
+        for clip in self._clips:
+            clip.close()
+
+    def read(self, begin: int, count: int) -> FloatArray:
+        """The mixed samples [begin, begin + count); calls must not go back in time."""
+        out = np.zeros(count, dtype=np.float32)
+        end = begin + count
+        for clip in self._clips:
+            if clip.start >= end or (clip.finished and clip.start + clip.produced <= begin):
+                continue
+            part = clip.take(begin - clip.start, end - clip.start)
+            at = max(0, clip.start - begin)
+            out[at : at + len(part)] += part
+        return out
+
+    def length_within(self, horizon: int) -> int | None:
+        """The mix's total length if it is at most ``horizon`` samples, else None.
+
+        Decodes at most up to ``horizon`` (plus one read block) to find out.
+        """
+        for clip in self._clips:
+            if clip.start > horizon:
+                return None
+            clip.ensure(horizon - clip.start + 1)
+            if not clip.finished:
+                return None
+        length = max((clip.start + clip.produced for clip in self._clips), default=0)
+        return length if length <= horizon else None
+
+    def close(self) -> None:
+        """Close any file still open."""
+        for clip in self._clips:
+            clip.close()
 
 
 def seeded_ids(seed: int) -> tuple[Callable[[], str], Callable[[], str]]:
@@ -147,14 +258,18 @@ def make_call(scenario: Scenario, recordings_dir: Path | None) -> Call:
     )
 
 
-def run_scenario(scenario: Scenario, out_dir: Path | None = None) -> RunResult:
+def run_scenario(
+    scenario: Scenario, out_dir: Path | None = None, *, keep_events: bool = True
+) -> RunResult:
     """Run ``scenario``; if ``out_dir`` is given write events.jsonl, recordings/, timeline.json.
 
     Recordings and events.jsonl are written while the run goes (a killed run leaves valid WAVs
-    and whole lines, tests/scenario/test_crash.py); timeline.json is written at the end.
+    and whole lines, tests/scenario/test_crash.py); timeline.json is written at the end. With
+    ``keep_events=False`` the result keeps only the operation endings (``events`` holds just
+    those and ``records`` is empty), so memory does not grow with the scenario's length.
     """
     recordings_dir = out_dir / "recordings" if out_dir is not None else None
-    track = caller_track(scenario)
+    mix = CallerMix(scenario)
     call = make_call(scenario, recordings_dir)
     writer = RecordingWriter(recordings_dir) if recordings_dir is not None else None
     log = EventLog(out_dir / "events.jsonl") if out_dir is not None else None
@@ -164,7 +279,8 @@ def run_scenario(scenario: Scenario, out_dir: Path | None = None) -> RunResult:
     def collect() -> None:
         batch = call.drain()
         for event in batch:
-            events.append(event)
+            if keep_events or isinstance(event, ev.OperationEnded):
+                events.append(event)
             timeline.add(event)
             if writer is not None:
                 writer.handle(event)
@@ -179,10 +295,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | None = None) -> RunResult:
         nonlocal pos
         while pos < target and not call.ended:
             end = min(target, pos + FEED_BLOCK_SAMPLES)
-            block = track[pos:end]
-            if len(block) < end - pos:
-                block = np.concatenate([block, np.zeros(end - pos - len(block), np.float32)])
-            call.feed(block)
+            call.feed(mix.read(pos, end - pos))
             pos = end
             collect()
 
@@ -215,22 +328,32 @@ def run_scenario(scenario: Scenario, out_dir: Path | None = None) -> RunResult:
         if scenario.call.end_s is not None:
             feed_to(seconds_to_samples(scenario.call.end_s))
         else:
-            limit = max(last, len(track)) + seconds_to_samples(scenario.call.tail_limit_s)
-            while not call.ended and pos < limit and not (call.idle and pos >= len(track)):
+            # Give up tail_limit after the last entry or the end of the caller's audio, and
+            # stop once the call is idle after the audio. The audio's length is learnt as the
+            # run reaches it: while it is longer than the next block, neither bound is near.
+            while not call.ended:
+                length = mix.length_within(pos + FEED_BLOCK_SAMPLES)
+                if length is None:
+                    feed_to(pos + FEED_BLOCK_SAMPLES)
+                    continue
+                limit = max(last, length) + seconds_to_samples(scenario.call.tail_limit_s)
+                if pos >= limit or (call.idle and pos >= length):
+                    break
                 feed_to(min(limit, pos + FEED_BLOCK_SAMPLES))
         call.flush()
         collect()
         finished = True
     finally:
         # On an error too: what was recorded and logged stays, in valid files.
+        mix.close()
         if writer is not None:
             writer.close()
         if log is not None and not finished:
             log.close()
 
-    records = sorted_records(events)
+    records = sorted_records(events) if keep_events else []
     if log is not None:
-        log.close(records)
+        log.close(records if keep_events else None, resort=not keep_events)
     timeline_doc = timeline.to_json(call_id=call.call_id, duration_samples=call.fed_samples)
     result = RunResult(call, events, records, timeline_doc)
     result.events_rewritten = log is not None and log.out_of_order
