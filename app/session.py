@@ -3,10 +3,20 @@
 Every other thread (the audio callback's drain, the GUI, the HTTP server's event loop) talks to
 the engine only through ``EngineHost``: commands go in through one queue, immutable events come
 out through one queue per subscriber (DESIGN.md rules 1-3). Nothing here touches Qt.
+
+The engine thread cannot die: each command runs under its own ``try``. A failure is logged and
+kept in ``failures``; an action's caller gets the exception through its future, and a call
+whose engine raised ends at once with its ``terminated`` notification (its state can no longer
+be trusted), while every other call, on its own host, goes on. A future its asker cancelled
+(e.g. the HTTP endpoint gave up waiting) is skipped: the action is not applied. Prompts are
+loaded on worker threads (``prompt_loader``), never on the engine's, with a deadline and a size
+cap (README "Fidelity"; docs/graph-contract.md §4).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -16,12 +26,17 @@ from typing import Any, Literal, TypeVar
 
 import numpy.typing as npt
 
+from app.audio.prompts import DEFAULT_PROMPT_TIMEOUT_S
 from app.audio.wav import RecordingWriter
 from app.blas import limit_blas_threads
 from app.core import events as ev
 from app.core.call import Call
 from app.core.clock import ENGINE_RATE_HZ
-from app.graph.results import CallEnd
+from app.core.media import LoadedPrompt, PromptLoader, PromptLoadError
+from app.graph import payloads
+from app.graph.results import CALL_END_RESULTS, CallEnd
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -31,8 +46,18 @@ _STOP = object()
 class EngineHost:
     """Owns one ``Call`` and runs it on a dedicated thread (all methods are thread-safe)."""
 
-    def __init__(self, call: Call, *, name: str = "engine") -> None:
+    def __init__(
+        self,
+        call: Call,
+        *,
+        name: str = "engine",
+        prompt_loader: PromptLoader | None = None,
+        prompt_timeout_s: float = DEFAULT_PROMPT_TIMEOUT_S,
+    ) -> None:
+        """``prompt_loader``: load prompts with it on worker threads, each result due within
+        ``prompt_timeout_s`` (later: 8536); None keeps the call's own (inline) loading."""
         self.call = call
+        self.name = name
         self._commands: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._subscribers: list[queue.SimpleQueue[ev.Event]] = []
         self._listeners: list[Callable[[ev.Event], None]] = []
@@ -40,7 +65,14 @@ class EngineHost:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._fed_samples = 0
         self._error: BaseException | None = None
+        # Every failure of a command or listener, as "kind: exception" (engine thread appends).
+        self.failures: list[str] = []
         self.overflows = 0
+        self._prompt_loader = prompt_loader
+        self._prompt_timeout_s = prompt_timeout_s
+        self._prompts_answered: set[str] = set()  # request keys whose result was queued
+        if prompt_loader is not None:
+            call.load_prompts_via(self._request_prompt)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -63,7 +95,7 @@ class EngineHost:
 
     @property
     def error(self) -> BaseException | None:
-        """The exception that stopped the engine thread, if any."""
+        """The last exception a command or listener raised (the thread itself goes on)."""
         return self._error
 
     # -- fan-out ---------------------------------------------------------------------------
@@ -139,37 +171,118 @@ class EngineHost:
 
     def _run(self) -> None:
         call = self.call
+        while True:
+            cmd = self._commands.get()
+            if cmd is _STOP:
+                break
+            try:
+                self._execute(call, cmd)
+            except Exception as exc:  # this command failed; the thread serves the next one
+                self._failed(str(cmd[0]), exc)
+                self._end_after_failure(call)
+            self._fed_samples = call.fed_samples
+            self._publish(call.drain())
+
+    def _execute(self, call: Call, cmd: tuple[Any, ...]) -> None:
+        kind = cmd[0]
+        if kind == "feed":
+            call.feed(cmd[1], cmd[2])
+        elif kind == "no_media":
+            call.feed_no_media(cmd[1])
+        elif kind == "key":
+            call.press_key(cmd[1], out_of_band=cmd[2], in_band=cmd[3], duration_s=cmd[4])
+        elif kind == "action":
+            _, action, body, ids, future = cmd
+            if not future.set_running_or_notify_cancel():
+                return  # the asker gave up (and answered an error): not applied
+            try:
+                response = call.action(action, body, **ids)
+            except Exception as exc:
+                future.set_exception(exc)
+                raise
+            future.set_result(response)
+        elif kind == "hangup":
+            call.hang_up(cmd[1], reason=cmd[2])
+        elif kind == "prompt":
+            call.prompt_loaded(cmd[1], cmd[2])
+        elif kind == "call":
+            _, fn, future = cmd
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(call)
+            except Exception as exc:  # the asker's function failed, not the call
+                self._failed("call", exc)
+                future.set_exception(exc)
+                return
+            future.set_result(result)
+
+    def _failed(self, kind: str, exc: BaseException) -> None:
+        self._error = exc
+        self.failures.append(f"{kind}: {exc!r}")
+        log.error("%s: %s failed: %r", self.name, kind, exc, exc_info=exc)
+
+    def _end_after_failure(self, call: Call) -> None:
+        """The call's engine raised: end the call, with its terminated notification."""
+        if call.ended:
+            return
+        reason = CallEnd.SERVICE_STOPPED
         try:
-            while True:
-                cmd = self._commands.get()
-                if cmd is _STOP:
-                    break
-                kind = cmd[0]
-                if kind == "feed":
-                    call.feed(cmd[1], cmd[2])
-                elif kind == "no_media":
-                    call.feed_no_media(cmd[1])
-                elif kind == "key":
-                    call.press_key(cmd[1], out_of_band=cmd[2], in_band=cmd[3], duration_s=cmd[4])
-                elif kind == "action":
-                    _, action, body, ids, future = cmd
-                    try:
-                        future.set_result(call.action(action, body, **ids))
-                    except Exception as exc:
-                        future.set_exception(exc)
-                elif kind == "hangup":
-                    call.hang_up(cmd[1], reason=cmd[2])
-                elif kind == "call":
-                    _, fn, future = cmd
-                    try:
-                        future.set_result(fn(call))
-                    except Exception as exc:
-                        future.set_exception(exc)
-                self._fed_samples = call.fed_samples
-                self._publish(call.drain())
-        except BaseException as exc:  # the GUI shows it; the recordings already written stay
-            self._error = exc
-            raise
+            call.hang_up("bot", reason=reason)
+            return
+        except Exception as exc:  # its state is broken: say it ended without its help
+            self._failed("hangup after failure", exc)
+        call.ended = True
+        at = call.fed_samples
+        resource = payloads.call_resource(
+            call_id=call.call_id, state="terminated", result=CALL_END_RESULTS[reason]
+        )
+        envelope = payloads.call_state_changed(
+            call.call_id, "deleted", resource, legacy_resource=call.config.legacy_resource
+        )
+        self._publish(
+            [
+                *call.drain(),
+                ev.Notification(
+                    at, call.call_id, json.dumps(envelope), "call terminated (engine failure)"
+                ),
+                ev.CallEnded(at, "bot", reason.value),
+            ]
+        )
+
+    # -- prompt loading (worker threads) ---------------------------------------------------
+
+    def _request_prompt(self, key: str, uri: str) -> None:
+        """Start loading ``uri`` (engine thread); its result comes back as a command."""
+        loader = self._prompt_loader
+        assert loader is not None
+        lock = threading.Lock()
+
+        def answer(result: LoadedPrompt | PromptLoadError) -> None:
+            with lock:  # the first of the worker and the deadline wins
+                if key in self._prompts_answered:
+                    return
+                self._prompts_answered.add(key)
+            self._commands.put(("prompt", key, result))
+
+        def work() -> None:
+            try:
+                result = loader(uri)
+            except Exception as exc:  # a loader bug fails this operation (500/8511) only
+                log.error("%s: prompt loader failed on %s: %r", self.name, uri, exc, exc_info=exc)
+                result = PromptLoadError("play", f"{uri}: the prompt loader failed ({exc!r})")
+            deadline.cancel()
+            answer(result)
+
+        timeout_s = self._prompt_timeout_s
+        deadline = threading.Timer(
+            timeout_s,
+            answer,
+            (PromptLoadError("download", f"{uri}: not loaded within {timeout_s:g} s"),),
+        )
+        deadline.daemon = True
+        deadline.start()
+        threading.Thread(target=work, name=f"{self.name}-prompt", daemon=True).start()
 
     def _publish(self, events: list[ev.Event]) -> None:
         if not events:
@@ -179,7 +292,10 @@ class EngineHost:
             listeners = list(self._listeners)
         for event in events:
             for fn in listeners:
-                fn(event)
+                try:
+                    fn(event)
+                except Exception as exc:  # one broken listener must not stop the others
+                    self._failed(f"listener {getattr(fn, '__qualname__', fn)!s}", exc)
             for q in subscribers:
                 q.put(event)
 

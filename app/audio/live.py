@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.audio.devices import InputDevice, OutputDevice
+from app.audio.prompts import make_prompt_loader
 from app.audio.session_export import SessionSnapshot
 from app.audio.wav import RecordingWriter
 from app.core import events as ev
@@ -104,7 +105,9 @@ class LiveSession:
             # replays with the same configuration, ids and recording URIs pattern.
             scenario = Scenario(session_dir / "scenario.toml", "live session", "", self.options)
             self.call: Call = make_call(scenario, self.recordings_dir)
-            self.host = EngineHost(self.call, name="engine")
+            # Prompts load on a worker thread, so a slow URL never stalls the live call.
+            loader = make_prompt_loader(scenario.base_dir)
+            self.host = EngineHost(self.call, name="engine", prompt_loader=loader)
             self._own_host = True
         else:
             # A call served by the Graph endpoint: the server owns (starts, stops) its engine.

@@ -1,11 +1,21 @@
-"""Loads prompt media for the engine from file paths, file: URIs and http(s) URLs."""
+"""Loads prompt media for the engine from file paths, file: URIs and http(s) URLs.
+
+Loading is bounded in time and size (README "Fidelity"; docs/graph-contract.md §4): a prompt
+not had within ``timeout_s`` or larger than ``max_bytes`` fails with 8536, and only regular
+files are read (a FIFO or a device would block or never end). In the endpoint and the GUI the
+loader runs on a worker thread (``app/session.py``), never on the engine's.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+import stat
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +23,19 @@ import soundfile as sf
 
 from app.core.media import LoadedPrompt, PromptLoader, PromptLoadError
 
-# A prompt download that takes longer than this fails the operation with 8536 rather than
-# stalling the call; the service's own limit is undocumented (graph-spec.md §4 [I]).
-DEFAULT_HTTP_TIMEOUT_S = 5.0
+# A prompt that takes longer than this to load fails the operation with 8536 rather than
+# stalling the call; the service's own limit is undocumented (docs/graph-contract.md §4 [I]).
+DEFAULT_PROMPT_TIMEOUT_S = 5.0
+DEFAULT_HTTP_TIMEOUT_S = DEFAULT_PROMPT_TIMEOUT_S  # the former name
+# A larger prompt fails with 8536 before it is read whole (Graph's limit is undocumented [I]):
+# 32 MiB is 17 min of the required WAV mono 16-bit 16 kHz (docs/graph-contract.md §1.2), far
+# beyond any IVR prompt, and bounds the memory one request can make the endpoint use.
+DEFAULT_PROMPT_MAX_BYTES = 32 * 2**20
+_CHUNK_BYTES = 64 * 1024
+
+
+class _TooBigError(Exception):
+    pass
 
 
 def decode_prompt(data: bytes, origin: str) -> LoadedPrompt | PromptLoadError:
@@ -34,18 +54,67 @@ def decode_prompt(data: bytes, origin: str) -> LoadedPrompt | PromptLoadError:
         return PromptLoadError("format", f"{origin}: not a readable audio file ({exc})")
 
 
+def _read_capped(read: Callable[[int], bytes], max_bytes: int, deadline: float) -> bytes:
+    """Read chunks with ``read(n)`` until EOF; raise _TooBigError past ``max_bytes``,
+    TimeoutError past ``deadline`` (monotonic)."""
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out")
+        chunk = read(min(_CHUNK_BYTES, max_bytes + 1 - total))
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+        total += len(chunk)
+        if total > max_bytes:
+            raise _TooBigError
+
+
+def _read_regular_file(path: Path, max_bytes: int, deadline: float) -> bytes:
+    """The file's bytes; only a regular file is read, opened without blocking (a FIFO's open
+    would wait for a writer forever)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file (a FIFO, a device or a folder)")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        return _read_capped(f.read, max_bytes, deadline)
+
+
 def make_prompt_loader(
-    base_dir: Path | None = None, *, http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S
+    base_dir: Path | None = None,
+    *,
+    timeout_s: float = DEFAULT_PROMPT_TIMEOUT_S,
+    max_bytes: int = DEFAULT_PROMPT_MAX_BYTES,
+    http_timeout_s: float | None = None,
 ) -> PromptLoader:
-    """A loader for absolute file:// URIs, http(s) URLs and paths relative to ``base_dir``."""
+    """A loader for absolute file:// URIs, http(s) URLs and paths relative to ``base_dir``.
+
+    Each load gives up after ``timeout_s`` and past ``max_bytes`` (both 8536);
+    ``http_timeout_s`` is the former name of ``timeout_s``.
+    """
+    if http_timeout_s is not None:
+        timeout_s = http_timeout_s
+    too_big = f"larger than {max_bytes} bytes (the prompt size cap)"
 
     def load(uri: str) -> LoadedPrompt | PromptLoadError:
+        deadline = time.monotonic() + timeout_s
         parsed = urllib.parse.urlparse(uri)
         scheme = parsed.scheme.lower()
         if scheme in ("http", "https"):
             try:
-                with urllib.request.urlopen(uri, timeout=http_timeout_s) as response:
-                    data = response.read()
+                with urllib.request.urlopen(uri, timeout=timeout_s) as response:
+                    length = response.headers.get("Content-Length")
+                    if length is not None and length.isdigit() and int(length) > max_bytes:
+                        raise _TooBigError
+                    data = _read_capped(response.read, max_bytes, deadline)
+            except _TooBigError:
+                return PromptLoadError("download", f"{uri}: could not be downloaded: {too_big}")
             except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
                 return PromptLoadError("download", f"{uri}: could not be downloaded ({exc})")
             return decode_prompt(data, uri)
@@ -58,7 +127,11 @@ def make_prompt_loader(
         else:
             return PromptLoadError("play", f"{uri}: unsupported URI scheme '{scheme}'")
         try:
-            data = path.read_bytes()
+            data = _read_regular_file(path, max_bytes, deadline)
+        except _TooBigError:
+            return PromptLoadError("download", f"{uri}: could not be read: {too_big}")
+        except TimeoutError:
+            return PromptLoadError("download", f"{uri}: not read within {timeout_s:g} s")
         except OSError as exc:
             return PromptLoadError("download", f"{uri}: could not be read ({exc.strerror})")
         return decode_prompt(data, uri)

@@ -31,6 +31,7 @@ from app.core.media import (
     LoadedPrompt,
     PromptLoader,
     PromptLoadError,
+    PromptRequester,
     default_beep,
     prompt_format_problem,
 )
@@ -205,6 +206,11 @@ class Call:
         self._media_timeout_samples = seconds_to_samples(self.config.media_timeout_s)
         self._echo_tail_samples = seconds_to_samples(self.config.echo_tail_s)
         self._prompt_cache: dict[str, LoadedPrompt | PromptLoadError] = {}
+        # Off-thread prompt loading (load_prompts_via): None = the loader runs inline, at the
+        # sample the operation reaches its prompt stage (headless runs stay deterministic).
+        self._request_prompt: PromptRequester | None = None
+        # Operations waiting for their prompts: op id -> (op, one slot per prompt).
+        self._loading: dict[str, tuple[Operation, list[LoadedPrompt | PromptLoadError | None]]] = {}
         # Every input with its stamp, so a live session can be saved as a scenario that
         # reproduces it (audio is kept by the caller of feed()).
         self.input_log: list[tuple[int, str, dict[str, Any]]] = []
@@ -370,6 +376,26 @@ class Call:
         self._emit(response)
         self._inputs.append((at, self._next_seq(), action, (op_id, request)))
         return response
+
+    def load_prompts_via(self, requester: PromptRequester | None) -> None:
+        """Load prompts off the engine's thread: ``requester(key, uri)`` starts a load whose
+        result comes back through ``prompt_loaded(key, result)``; meanwhile the operation waits
+        on the sample clock (phase "loading"), its media timeout running. None: load inline.
+        """
+        self._request_prompt = requester
+
+    def prompt_loaded(self, key: str, result: LoadedPrompt | PromptLoadError) -> None:
+        """A prompt requested through ``load_prompts_via`` is loaded (or failed) now.
+
+        Applied at the analysis position, where every phase change happens (the prompt starts
+        playing there); a result for an operation that has ended meanwhile is dropped.
+        """
+        if self.ended:
+            return
+        self._process_pending()
+        self._inputs.append((self._judged, self._next_seq(), "promptLoaded", (key, result)))
+        self._run_until(self._judged)
+        self._release_keys(self._judged)
 
     def hang_up(
         self, by: Literal["caller", "bot"] = "caller", *, reason: CallEnd | None = None
@@ -676,10 +702,11 @@ class Call:
                 assert op.started_at is not None  # set when it became the head of the queue
                 if op.started_at <= b and (best is None or (op.started_at, 1) < best[:2]):
                     best = (op.started_at, 1, "phase", op)
-            elif op.phase in ("prompt", "beep"):
-                _, _, end, _ = op.playback[op.playback_index]
-                if end <= b and (best is None or (end, 1) < best[:2]):
-                    best = (end, 1, "phase", op)
+            elif op.phase in ("prompt", "beep", "loading"):
+                if op.phase != "loading":  # a loading prompt has no end on the clock yet
+                    _, _, end, _ = op.playback[op.playback_index]
+                    if end <= b and (best is None or (end, 1) < best[:2]):
+                        best = (end, 1, "phase", op)
                 media_end = self._media_timeout_in(op, b)
                 if media_end is not None and (best is None or (media_end, 2) < best[:2]):
                     best = (media_end, 2, "end", (op, Ending.MEDIA_RECEIVE_TIMEOUT))
@@ -823,6 +850,9 @@ class Call:
         if kind == "hangup":
             self._do_hang_up(at, *payload)
             return
+        if kind == "promptLoaded":
+            self._on_prompt_loaded(at, *payload)
+            return
         op_id, request = payload
         if kind == "recordResponse":
             op = RecordOperation(
@@ -880,15 +910,57 @@ class Call:
             if isinstance(op, RecordOperation | PlayPromptOperation) and op.request
             else ()
         )
+        if self._request_prompt is not None:
+            slots: list[LoadedPrompt | PromptLoadError | None] = [
+                self._prompt_cache.get(p.resource_id) if p.resource_id else None for p in prompts
+            ]
+            if any(slot is None for slot in slots):
+                # Wait on the sample clock while an adapter loads them off this thread.
+                op.phase = "loading"
+                self._loading[op.operation_id] = (op, slots)
+                for index, slot in enumerate(slots):
+                    if slot is None:
+                        self._request_prompt(f"{op.operation_id}/{index}", prompts[index].uri)
+                return
+            self._play_prompts(op, at, slots)
+            return
+        self._play_prompts(op, at, [None] * len(prompts))
+
+    def _on_prompt_loaded(self, at: int, key: str, result: LoadedPrompt | PromptLoadError) -> None:
+        op_id, _, index_text = key.rpartition("/")
+        waiting = self._loading.get(op_id)
+        if waiting is None:
+            return  # the operation ended (cancelled, media timeout, hang-up) meanwhile
+        op, slots = waiting
+        index = int(index_text)
+        slots[index] = result
+        assert isinstance(op, RecordOperation | PlayPromptOperation) and op.request is not None
+        resource_id = op.request.prompts[index].resource_id
+        # resourceId: "the service caches the downloaded prompt under that key" (§1.2 [V S7]).
+        if resource_id and isinstance(result, LoadedPrompt):
+            self._prompt_cache[resource_id] = result
+        if all(slot is not None for slot in slots) and self._queue and self._queue[0] is op:
+            del self._loading[op_id]
+            self._play_prompts(op, at, slots)
+
+    def _play_prompts(
+        self, op: Operation, at: int, loaded: list[LoadedPrompt | PromptLoadError | None]
+    ) -> None:
+        """Schedule the prompts (``None``: load inline now) and the beep from ``at``."""
+        prompts = (
+            op.request.prompts
+            if isinstance(op, RecordOperation | PlayPromptOperation) and op.request
+            else ()
+        )
         schedule: list[tuple[Any, int, int, FloatArray]] = []
         cursor = at
-        for prompt in prompts:
-            loaded = self._prompt_samples(prompt.uri, prompt.resource_id)
-            if isinstance(loaded, Ending):
-                self._finish(op, loaded, at)
+        for prompt, result in zip(prompts, loaded, strict=True):
+            samples = self._prompt_samples(prompt.uri, prompt.resource_id, result)
+            if isinstance(samples, Ending):
+                self._finish(op, samples, at)
                 return
-            schedule.append(("prompt", cursor, cursor + len(loaded), loaded))
-            cursor += len(loaded)
+            schedule.append(("prompt", cursor, cursor + len(samples), samples))
+            cursor += len(samples)
         if isinstance(op, RecordOperation) and op.request is not None and op.request.play_beep:
             schedule.append(("beep", cursor, cursor + len(self._beep), self._beep))
         op.playback = schedule
@@ -914,10 +986,17 @@ class Call:
         op.recording_access_token = self._new_token()
         self._emit(ev.CaptureStarted(at, op.operation_id))
 
-    def _prompt_samples(self, uri: str, resource_id: str | None) -> FloatArray | Ending:
-        """Load, check and convert one prompt; an Ending says why it cannot be played."""
+    def _prompt_samples(
+        self,
+        uri: str,
+        resource_id: str | None,
+        loaded: LoadedPrompt | PromptLoadError | None = None,
+    ) -> FloatArray | Ending:
+        """Load (unless given), check and convert one prompt; an Ending says why it cannot be
+        played."""
         cache_key = resource_id or uri
-        loaded = self._prompt_cache.get(cache_key)
+        if loaded is None:
+            loaded = self._prompt_cache.get(cache_key)
         if loaded is None:
             loaded = self._load_prompt(uri)
             # resourceId: "the service caches the downloaded prompt under that key" (§1.2 [V S7]).
@@ -941,6 +1020,7 @@ class Call:
         self, op: Operation, ending: Ending, at: int, *, advance_queue: bool = True
     ) -> None:
         """End ``op`` at sample ``at`` with ``ending``: events, notification, next in queue."""
+        self._loading.pop(op.operation_id, None)
         if op.phase in ("prompt", "beep") and op.playback_index < len(op.playback):
             what = op.playback[op.playback_index][0]
             self._emit(ev.PlaybackEnded(at, op.operation_id, what, interrupted=True))
@@ -1059,6 +1139,7 @@ class Call:
                 )
             )
         self._queue = []
+        self._loading.clear()
         self.ended = True
         if reason is CallEnd.BOT_HUNG_UP:
             # The bot's DELETE: "terminating", then "terminated" (the call-delete page's

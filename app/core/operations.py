@@ -19,7 +19,8 @@ from app.graph.results import Ending
 
 FloatArray = npt.NDArray[np.float32]
 
-Phase = Literal["queued", "prompt", "beep", "capture", "done"]
+# "loading": started, waiting on the sample clock for its prompts to be loaded off-thread.
+Phase = Literal["queued", "loading", "prompt", "beep", "capture", "done"]
 
 # When several endings fall on the same sample, the caller's explicit key wins, then the hard
 # cap, then the silence timers (graph-spec.md §6 gives no order; this one is what a caller

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from app.audio.prompts import DEFAULT_PROMPT_MAX_BYTES, DEFAULT_PROMPT_TIMEOUT_S
 from app.core import events as ev
 from app.core.call import CallConfig
 from app.core.clock import ENGINE_RATE_HZ
@@ -113,6 +114,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--lenient-prompts", action="store_true", help="convert prompts that break the WAV rule"
     )
     calls.add_argument(
+        "--prompt-timeout",
+        type=float,
+        default=DEFAULT_PROMPT_TIMEOUT_S,
+        help=f"seconds to load a prompt (file or URL) before it fails 400/8536 "
+        f"(default {DEFAULT_PROMPT_TIMEOUT_S:g})",
+    )
+    calls.add_argument(
+        "--prompt-max-bytes",
+        type=int,
+        default=DEFAULT_PROMPT_MAX_BYTES,
+        help=f"a larger prompt fails 400/8536 unread (default {DEFAULT_PROMPT_MAX_BYTES})",
+    )
+    calls.add_argument(
         "--hangup-delivers-recording",
         action="store_true",
         help="a caller hang-up mid-recording delivers it (the field sends nothing)",
@@ -188,6 +202,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
     for name in ("answer_delay", "ring_timeout", "recording_ttl", "incoming_delay"):
         if getattr(args, name) < 0:
             return f"--{name.replace('_', '-')} must not be negative"
+    if args.prompt_timeout <= 0 or args.prompt_max_bytes < 1:
+        return "--prompt-timeout must be > 0 and --prompt-max-bytes >= 1"
     if args.notify_timeout <= 0 or args.notify_attempts < 1 or args.notify_backoff < 0:
         return "--notify-timeout must be > 0, --notify-attempts >= 1, --notify-backoff >= 0"
     for origin in args.allow_origin:
@@ -243,6 +259,8 @@ def serve_command(args: argparse.Namespace) -> int:
         prompt_base_dir=scenario.base_dir if scenario is not None else Path.cwd(),
         answer_delay_s=args.answer_delay,
         ring_timeout_s=args.ring_timeout,
+        prompt_timeout_s=args.prompt_timeout,
+        prompt_max_bytes=args.prompt_max_bytes,
         notify=NotifyOptions(
             timeout_s=args.notify_timeout,
             max_attempts=args.notify_attempts,

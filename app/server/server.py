@@ -38,10 +38,11 @@ from typing import Any
 
 from aiohttp import web
 
-from app.audio.prompts import make_prompt_loader
+from app.audio.prompts import DEFAULT_PROMPT_MAX_BYTES, DEFAULT_PROMPT_TIMEOUT_S, make_prompt_loader
 from app.core import events as ev
 from app.core.call import ACTIONS as MEDIA_ACTIONS
 from app.core.call import Call, CallConfig
+from app.core.media import PromptLoader
 from app.graph import payloads
 from app.graph.calls import (
     AnswerRequest,
@@ -131,6 +132,10 @@ class GraphServer:
         keepalive_timeout_s: float = DEFAULT_KEEPALIVE_TIMEOUT_S,
         notify: NotifyOptions | None = None,
         allowed_origins: Iterable[str] = (),
+        prompt_loader: PromptLoader | None = None,
+        prompt_timeout_s: float = DEFAULT_PROMPT_TIMEOUT_S,
+        prompt_max_bytes: int = DEFAULT_PROMPT_MAX_BYTES,
+        engine_answer_timeout_s: float = ENGINE_ANSWER_TIMEOUT_S,
     ) -> None:
         self.host = host
         self.port = port
@@ -144,7 +149,12 @@ class GraphServer:
         self.recording_ttl_s = recording_ttl_s
         self._on_event = on_event
         self._call_config = call_config or CallConfig()
-        self._prompt_loader = make_prompt_loader(prompt_base_dir)
+        # Prompts load on worker threads (app/session.py), bounded as README "Fidelity" says.
+        self._prompt_loader = prompt_loader or make_prompt_loader(
+            prompt_base_dir, timeout_s=prompt_timeout_s, max_bytes=prompt_max_bytes
+        )
+        self._prompt_timeout_s = prompt_timeout_s
+        self.engine_answer_timeout_s = engine_answer_timeout_s
         self.answer_delay_s = answer_delay_s
         self.ring_timeout_s = ring_timeout_s
         self.keepalive_timeout_s = keepalive_timeout_s
@@ -350,10 +360,14 @@ class GraphServer:
         core = Call(
             config,
             call_id=call_id,
-            prompt_loader=self._prompt_loader,
             recording_location=lambda op_id: f"{base}/recordings/{op_id}",
         )
-        host = EngineHost(core, name=f"engine-{call_id[:8]}")
+        host = EngineHost(
+            core,
+            name=f"engine-{call_id[:8]}",
+            prompt_loader=self._prompt_loader,
+            prompt_timeout_s=self._prompt_timeout_s,
+        )
         assert self._recordings_dir is not None
         call_dir = self._recordings_dir / call_id
         call = ServerCall(
@@ -795,7 +809,8 @@ class GraphServer:
     async def _engine(self, future: Any) -> Any:
         """Await an EngineHost future without blocking the loop (bounded)."""
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), ENGINE_ANSWER_TIMEOUT_S)
+            # On timeout the future is cancelled: the engine skips it (app/session.py).
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.engine_answer_timeout_s)
         except TimeoutError:
             raise GraphError(
                 500,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,7 @@ from app.audio.prompts import make_prompt_loader
 from app.audio.wav import AudioFileError, RecordingWriter, read_audio, write_wav
 from app.core import events as ev
 from app.core.media import LoadedPrompt, PromptLoadError
+from tests.support.stalls import silent_http_server
 
 
 def test_recording_is_readable_while_it_is_being_captured(tmp_path: Path) -> None:
@@ -118,3 +120,47 @@ def test_loads_prompts_over_http_with_timeout(http_server: str) -> None:
     assert isinstance(slow, PromptLoadError) and slow.kind == "download"
     text = load(f"{http_server}/text.wav")
     assert isinstance(text, PromptLoadError) and text.kind == "format"
+
+
+def test_a_fifo_or_a_folder_is_refused_without_blocking(tmp_path: Path) -> None:
+    """A FIFO with no writer would block open() forever; it is refused as not a regular file
+    (8536). The test itself is bounded: the load runs on a thread it waits for."""
+    os.mkfifo(tmp_path / "pipe.wav")
+    (tmp_path / "folder.wav").mkdir()
+    load = make_prompt_loader(tmp_path)
+    results: dict[str, object] = {}
+
+    def work() -> None:
+        for name in ("pipe.wav", "folder.wav"):
+            results[name] = load(name)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "loading a FIFO blocked"
+    for name in ("pipe.wav", "folder.wav"):
+        error = results[name]
+        assert isinstance(error, PromptLoadError) and error.kind == "download", name
+        assert "not a regular file" in error.detail
+
+
+def test_reads_stop_at_the_size_cap(tmp_path: Path, http_server: str, prompt_wav: Path) -> None:
+    size = prompt_wav.stat().st_size  # 16 044 bytes
+    exact = make_prompt_loader(tmp_path, max_bytes=size)
+    assert isinstance(exact("prompts/hello.wav"), LoadedPrompt)
+    assert isinstance(exact(f"{http_server}/hello.wav"), LoadedPrompt)
+    capped = make_prompt_loader(tmp_path, max_bytes=size - 1)
+    for uri in ("prompts/hello.wav", f"{http_server}/hello.wav"):
+        error = capped(uri)
+        assert isinstance(error, PromptLoadError) and error.kind == "download", uri
+        assert f"larger than {size - 1} bytes" in error.detail
+
+
+def test_a_host_that_never_answers_fails_at_the_deadline() -> None:
+    """A real server on 127.0.0.1 that accepts and stays silent: 8536 after ``timeout_s``."""
+    load = make_prompt_loader(None, timeout_s=0.3)
+    with silent_http_server() as server:
+        error = load(f"{server.url}/prompt.wav")
+        assert server.accepted.is_set()
+    assert isinstance(error, PromptLoadError) and error.kind == "download"
+    assert "timed out" in error.detail
