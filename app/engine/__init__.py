@@ -1,0 +1,6 @@
+"""Runs engines: one core ``Call`` per ``EngineHost`` thread, and the process-wide BLAS limit.
+
+A layer of its own between the adapters (audio, server, scenario) and the core: both the local
+Graph endpoint and the desktop session run their calls here, and a host has what the core must
+not have, threads and a wall-clock deadline for prompt loading (docs/architecture.md §1).
+"""
