@@ -89,11 +89,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(chosen_command(argv))
     args = parser.parse_args(argv)
-    from app.blas import limit_blas_threads
+    from app.engine.blas import limit_blas_threads
 
-    limit_blas_threads()  # before any engine runs, whichever subcommand (app/blas.py says why)
+    limit_blas_threads()  # before any engine runs, whatever the subcommand (app/engine/blas.py)
     if args.command == "run":
         return run_command(args)
+    if args.command == "doctor" and args.probe == "qt":
+        # The doctor's Qt probe, in the child it started: only the UI layer imports Qt.
+        from app.doctor import emit
+        from app.ui.qt_probe import probe_qt
+
+        probe_qt(emit)
+        return EXIT_OK
     if args.command == "doctor":
         from app.doctor import doctor_command
 

@@ -130,7 +130,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def doctor_command(args: argparse.Namespace) -> int:
     """``callsim doctor``: print the report; or, as a child, run one probe."""
-    if args.probe:
+    if args.probe:  # "qt" is dispatched by app.cli, which may import the UI
         return run_probe(args.probe)
     checks = collect(args.timeout)
     print(report_text(checks))
@@ -209,14 +209,20 @@ def _emit(**values: Any) -> None:
 
 
 def run_probe(name: str) -> int:
-    """In the child: run one probe and print its findings as JSON lines."""
-    if name == "qt":
-        from app.ui.qt_probe import probe_qt  # app.ui is the only Qt importer
+    """In the child: run the audio probe and print its findings as JSON lines.
 
-        probe_qt(_emit)
-    else:
-        _probe_audio()
+    The Qt probe is run by ``app.cli`` (``app.ui.qt_probe``): this module sits below the UI and
+    must not import it (docs/architecture.md §1).
+    """
+    if name != "audio":
+        raise ValueError(f"run_probe runs the audio probe only, not {name!r}")
+    _probe_audio()
     return 0
+
+
+def emit(**values: Any) -> None:
+    """Print one JSON line of probe findings for the parent (flushed at once)."""
+    _emit(**values)
 
 
 def _probe_audio() -> None:

@@ -5,7 +5,7 @@ bundle it: ``import sounddevice`` raises ``OSError: PortAudio library not found`
 problem becomes an ``AudioStatus`` with a one-line fix the UI shows as a banner.
 
 The input callback copies each block into a queue, counts overflows and returns (DESIGN.md
-rule 2, python-sounddevice's examples); the drain runs on another thread (app.audio.live).
+rule 2, python-sounddevice's examples); the drain runs on another thread (app.session.live).
 """
 
 from __future__ import annotations

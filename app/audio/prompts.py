@@ -3,7 +3,7 @@
 Loading is bounded in time and size (README "Fidelity"; docs/graph-contract.md §4): a prompt
 not had within ``timeout_s`` or larger than ``max_bytes`` fails with 8536, and only regular
 files are read (a FIFO or a device would block or never end). In the endpoint and the GUI the
-loader runs on a worker thread (``app/session.py``), never on the engine's.
+loader runs on a worker thread (``app/engine/host.py``), never on the engine's.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from app.core.media import LoadedPrompt, PromptLoader, PromptLoadError
+from app.core.media import (
+    DEFAULT_PROMPT_TIMEOUT_S,
+    LoadedPrompt,
+    PromptLoader,
+    PromptLoadError,
+)
 
-# A prompt that takes longer than this to load fails the operation with 8536 rather than
-# stalling the call; the service's own limit is undocumented (docs/graph-contract.md §4 [I]).
-DEFAULT_PROMPT_TIMEOUT_S = 5.0
 DEFAULT_HTTP_TIMEOUT_S = DEFAULT_PROMPT_TIMEOUT_S  # the former name
 # A larger prompt fails with 8536 before it is read whole (Graph's limit is undocumented [I]):
 # 32 MiB is 17 min of the required WAV mono 16-bit 16 kHz (docs/graph-contract.md §1.2), far

@@ -15,6 +15,7 @@ import soundfile as sf
 from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ
 from app.core.dsp.resample import StreamResampler, resample_all
+from app.engine.host import EngineHost
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -161,3 +162,10 @@ def _close(f: BinaryIO, w: wave.Wave_write) -> None:
     w.close()  # flushes; leaves ``f`` open, as wave did not open it
     os.fsync(f.fileno())
     f.close()
+
+
+def attach_recording_writer(host: EngineHost, directory: Path) -> RecordingWriter:
+    """Write the host's recordings into ``directory`` as they are captured (engine thread)."""
+    writer = RecordingWriter(directory)
+    host.add_listener(writer.handle)
+    return writer

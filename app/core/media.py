@@ -45,9 +45,12 @@ class PromptLoadError:
     detail: str
 
 
+# A prompt that takes longer than this to load fails the operation with 8536 rather than
+# stalling the call; the service's own limit is undocumented (docs/graph-contract.md §4 [I]).
+DEFAULT_PROMPT_TIMEOUT_S = 5.0
 PromptLoader = Callable[[str], "LoadedPrompt | PromptLoadError"]
 # Asks an adapter to load a prompt off the engine's thread: ``(request key, uri)``. The adapter
-# hands the result back with ``Call.prompt_loaded(key, result)`` (app/session.py does both).
+# hands the result back with ``Call.prompt_loaded(key, result)`` (app/engine/host.py does both).
 PromptRequester = Callable[[str, str], None]
 
 

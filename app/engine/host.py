@@ -1,4 +1,4 @@
-"""Composition root: runs a core ``Call`` on its own thread and fans its events out.
+"""The engine host: runs a core ``Call`` on its own thread and fans its events out.
 
 Every other thread (the audio callback's drain, the GUI, the HTTP server's event loop) talks to
 the engine only through ``EngineHost``: commands go in through one queue, immutable events come
@@ -21,18 +21,20 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy.typing as npt
 
-from app.audio.prompts import DEFAULT_PROMPT_TIMEOUT_S
-from app.audio.wav import RecordingWriter
-from app.blas import limit_blas_threads
 from app.core import events as ev
 from app.core.call import Call
 from app.core.clock import ENGINE_RATE_HZ
-from app.core.media import LoadedPrompt, PromptLoader, PromptLoadError
+from app.core.media import (
+    DEFAULT_PROMPT_TIMEOUT_S,
+    LoadedPrompt,
+    PromptLoader,
+    PromptLoadError,
+)
+from app.engine.blas import limit_blas_threads
 from app.graph import payloads
 from app.graph.results import CALL_END_RESULTS, CallEnd
 
@@ -78,7 +80,7 @@ class EngineHost:
 
     def start(self) -> EngineHost:
         """Start the engine thread."""
-        limit_blas_threads()  # also when used as a library (app/blas.py says why)
+        limit_blas_threads()  # also when used as a library (app/engine/blas.py says why)
         self._thread.start()
         return self
 
@@ -298,10 +300,3 @@ class EngineHost:
                     self._failed(f"listener {getattr(fn, '__qualname__', fn)!s}", exc)
             for q in subscribers:
                 q.put(event)
-
-
-def attach_recording_writer(host: EngineHost, directory: Path) -> RecordingWriter:
-    """Write the host's recordings into ``directory`` as they are captured (engine thread)."""
-    writer = RecordingWriter(directory)
-    host.add_listener(writer.handle)
-    return writer

@@ -15,10 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -27,12 +26,10 @@ from app.audio.wav import read_engine_audio
 from app.core import events as ev
 from app.core.call import LOOKAHEAD_SAMPLES
 from app.core.clock import ENGINE_RATE_HZ
+from app.engine.host import EngineHost
 from app.scenario.model import CallerEntry, Scenario
 from app.scenario.runner import caller_track, timed_entries
-from app.session import EngineHost
-
-if TYPE_CHECKING:
-    from app.server.calls import ServerCall
+from app.server.calls import Caller, CallerFactory, ServerCall
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +39,6 @@ FloatArray = npt.NDArray[np.float32]
 # so shorter ticks only add thread wake-ups (20 ms ticks cost 2.5x the feeds per call). An ending
 # is still known within the engine's 100 ms look-ahead plus one tick of its sample.
 PACER_TICK_S = 0.05
-
-
-class Caller(Protocol):
-    """The caller's side of one served call."""
-
-    def start(self) -> None:
-        """The call is established: begin feeding ``call.host`` (must not block)."""
-        ...
-
-    def stop(self) -> None:
-        """The call ended or the server stops: stop feeding (may block briefly)."""
-        ...
-
-
-CallerFactory = Callable[["ServerCall"], Caller]
 
 
 @dataclass(frozen=True)

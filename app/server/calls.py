@@ -10,14 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from app.engine.host import EngineHost
 from app.graph import payloads
 from app.graph.calls import MediaConfig
-from app.server.caller import Caller
 from app.server.events import CallState, Direction
-from app.session import EngineHost
+
+
+class Caller(Protocol):
+    """The caller's side of one served call."""
+
+    def start(self) -> None:
+        """The call is established: begin feeding ``call.host`` (must not block)."""
+        ...
+
+    def stop(self) -> None:
+        """The call ended or the server stops: stop feeding (may block briefly)."""
+        ...
+
+
+CallerFactory = Callable[["ServerCall"], Caller]
 
 
 class ServerCall:

@@ -20,10 +20,11 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from app.audio.prompts import DEFAULT_PROMPT_MAX_BYTES, DEFAULT_PROMPT_TIMEOUT_S
+from app.audio.prompts import DEFAULT_PROMPT_MAX_BYTES
 from app.core import events as ev
 from app.core.call import CallConfig
 from app.core.clock import ENGINE_RATE_HZ
+from app.core.media import DEFAULT_PROMPT_TIMEOUT_S
 from app.server.caller import START_ON, CallerPacer, CallerScript, scripted_caller_factory
 from app.server.events import (
     CallAdded,

@@ -38,11 +38,13 @@ from typing import Any
 
 from aiohttp import web
 
-from app.audio.prompts import DEFAULT_PROMPT_MAX_BYTES, DEFAULT_PROMPT_TIMEOUT_S, make_prompt_loader
+from app.audio.prompts import DEFAULT_PROMPT_MAX_BYTES, make_prompt_loader
+from app.audio.wav import attach_recording_writer
 from app.core import events as ev
 from app.core.call import ACTIONS as MEDIA_ACTIONS
 from app.core.call import Call, CallConfig
-from app.core.media import PromptLoader
+from app.core.media import DEFAULT_PROMPT_TIMEOUT_S, PromptLoader
+from app.engine.host import EngineHost
 from app.graph import payloads
 from app.graph.calls import (
     AnswerRequest,
@@ -55,8 +57,8 @@ from app.graph.calls import (
 from app.graph.errors import GraphError, error_body, graph_date, http_error, new_request_id
 from app.graph.requests import ACTION_NAMESPACE_PREFIX, parse_json_body
 from app.graph.results import CALL_END_RESULTS, CallEnd
-from app.server.caller import CallerFactory, CallerPacer, CallerScript, scripted_caller_factory
-from app.server.calls import ServerCall
+from app.server.caller import CallerPacer, CallerScript, scripted_caller_factory
+from app.server.calls import CallerFactory, ServerCall
 from app.server.events import (
     CallAdded,
     CallState,
@@ -68,7 +70,6 @@ from app.server.events import (
 from app.server.http_guard import MAX_BODY_BYTES, GraphAppRunner, RequestGuard, decode_body
 from app.server.notifier import DeliveryRecord, Notifier, NotifyOptions
 from app.server.recordings import DEFAULT_RECORDING_TTL_S, RecordingStore
-from app.session import EngineHost, attach_recording_writer
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class GraphServer:
         self.recording_ttl_s = recording_ttl_s
         self._on_event = on_event
         self._call_config = call_config or CallConfig()
-        # Prompts load on worker threads (app/session.py), bounded as README "Fidelity" says.
+        # Prompts load on worker threads (app/engine/host.py), bounded as README "Fidelity" says.
         self._prompt_loader = prompt_loader or make_prompt_loader(
             prompt_base_dir, timeout_s=prompt_timeout_s, max_bytes=prompt_max_bytes
         )
@@ -809,7 +810,7 @@ class GraphServer:
     async def _engine(self, future: Any) -> Any:
         """Await an EngineHost future without blocking the loop (bounded)."""
         try:
-            # On timeout the future is cancelled: the engine skips it (app/session.py).
+            # On timeout the future is cancelled: the engine skips it (app/engine/host.py).
             return await asyncio.wait_for(asyncio.wrap_future(future), self.engine_answer_timeout_s)
         except TimeoutError:
             raise GraphError(

@@ -29,17 +29,17 @@ import numpy.typing as npt
 
 from app.audio.devices import InputDevice, OutputDevice
 from app.audio.prompts import make_prompt_loader
-from app.audio.session_export import SessionSnapshot
-from app.audio.wav import RecordingWriter
+from app.audio.wav import RecordingWriter, attach_recording_writer
 from app.core import events as ev
 from app.core.call import Call
 from app.core.clock import ENGINE_RATE_HZ
 from app.core.dsp.dtmf import dtmf_tone
 from app.core.dsp.levels import rms_dbfs
 from app.core.dsp.resample import StreamResampler
+from app.engine.host import EngineHost
 from app.scenario.model import CallOptions, Scenario
 from app.scenario.runner import make_call
-from app.session import EngineHost, attach_recording_writer
+from app.session.export import SessionSnapshot
 
 FloatArray = npt.NDArray[np.float32]
 DtmfMode = Literal["both", "in-band", "out-of-band"]

@@ -10,9 +10,9 @@ import pytest
 
 from app.audio.devices import NO_DEVICE_FIX, PORTAUDIO_FIX, load_sounddevice, probe_audio
 from app.audio.fake import FakeOutputDevice, FileInputDevice
-from app.audio.live import quantize_pcm16
 from app.audio.mixer import Mixer
-from app.audio.session_export import toml_string
+from app.session.export import toml_string
+from app.session.live import quantize_pcm16
 
 
 def _no_portaudio() -> ModuleType:

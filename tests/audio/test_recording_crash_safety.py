@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from app.audio.wav import RecordingWriter
+from app.audio.wav import RecordingWriter, attach_recording_writer
 from app.core import events as ev
 from app.core.call import Call
-from app.session import EngineHost, attach_recording_writer
+from app.engine.host import EngineHost
 from tests.core.helpers import record_body, track
 
 
@@ -68,7 +68,7 @@ def test_empty_recording_has_the_bytes_soundfile_wrote(tmp_path: Path) -> None:
 
 
 def test_the_gui_and_server_path_leaves_a_valid_wav_at_every_commit(tmp_path: Path) -> None:
-    """EngineHost + attach_recording_writer, as app/audio/live.py and app/server use them.
+    """EngineHost + attach_recording_writer, as app/session/live.py and app/server use them.
 
     A listener added after the writer runs right after it on the engine thread, for every
     chunk the engine commits: the file on disk must then hold everything committed so far.

@@ -10,9 +10,9 @@ import pytest
 
 from app.core import events as ev
 from app.core.call import Call
+from app.engine.host import EngineHost
 from app.scenario.model import load_scenario
 from app.server.caller import CallerPacer, CallerScript, ScriptAction, ScriptedCaller
-from app.session import EngineHost
 from tests.server.support import SHORT_SPEECH
 
 

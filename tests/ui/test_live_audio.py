@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from app.audio.live import drain_queue
 from app.audio.supervisor import running_supervisor
 from app.audio.wav import read_audio, read_engine_audio, write_wav
 from app.core import events as ev
@@ -24,6 +23,7 @@ from app.core.call import Call
 from app.core.clock import ENGINE_RATE_HZ
 from app.core.dsp.resample import resample_all
 from app.core.media import BEEP_FREQ_HZ
+from app.session.live import drain_queue
 from app.ui.app import open_settings
 from app.ui.main_window import MainWindow
 from tests.support.sound_server import (

@@ -12,12 +12,12 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.audio.devices import AudioStatus, InputDevice, probe_audio
 from app.audio.fake import FakeOutputDevice, FileInputDevice
-from app.audio.session_export import SessionSnapshot
 from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ
 from app.scenario.model import load_scenario
 from app.scenario.output import event_record
 from app.scenario.runner import run_scenario
+from app.session.export import SessionSnapshot
 from app.ui.app import open_settings
 from app.ui.main_window import WINDOW_TITLE, InputChoice, MainWindow
 

@@ -1,4 +1,4 @@
-"""Every entry point runs its engines with one BLAS thread (app/blas.py says why).
+"""Every entry point runs its engines with one BLAS thread (app/engine/blas.py says why).
 
 Each case runs in a fresh interpreter (a real subprocess), so the limit set by one case cannot
 leak into another, and reports threadpoolctl's view of the loaded BLAS libraries as JSON.
@@ -23,7 +23,7 @@ _BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS
 REPORT = textwrap.dedent(
     """
     import json
-    from app.blas import blas_info
+    from app.engine.blas import blas_info
     def report():
         print("BLAS " + json.dumps([lib["num_threads"] for lib in blas_info()]), flush=True)
     """
@@ -106,7 +106,7 @@ def test_engine_host_used_as_a_library_limits_blas(default_threads: int, tmp_pat
     # A bot's test suite starting a GraphServer gets the limit from the first EngineHost.
     code = """
         from app.core.call import Call
-        from app.session import EngineHost
+        from app.engine.host import EngineHost
         host = EngineHost(Call()).start()
         report()
         host.stop()

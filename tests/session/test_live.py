@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 
 from app.audio.fake import FakeOutputDevice, FileInputDevice
-from app.audio.live import LiveSession, drain_queue, quantize_pcm16
-from app.audio.session_export import save_session
 from app.audio.wav import read_audio, read_engine_audio, write_wav
 from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ
@@ -20,6 +18,8 @@ from app.core.dsp.resample import resample_all
 from app.core.media import BEEP_FREQ_HZ, default_beep
 from app.scenario.model import CallOptions, load_scenario
 from app.scenario.runner import run_scenario
+from app.session.export import save_session
+from app.session.live import LiveSession, drain_queue, quantize_pcm16
 from tests.support.waiting import wait_until
 
 SPEECH = Path(__file__).parents[1] / "data" / "speech" / "us_female_callback.wav"
@@ -166,7 +166,7 @@ def test_session_attached_late_to_a_served_call_still_plays_its_prompt(tmp_path:
     """A served call's engine may start a prompt before the window attaches as its caller."""
     from app.core.call import Call
     from app.core.media import LoadedPrompt
-    from app.session import EngineHost
+    from app.engine.host import EngineHost
 
     prompt = _tone(440.0, 1.0)
     call = Call(prompt_loader=lambda uri: LoadedPrompt(prompt, ENGINE_RATE_HZ, 1, "PCM_16", "WAV"))

@@ -13,9 +13,10 @@ import pytest
 import soundfile as sf
 
 from app.audio.prompts import make_prompt_loader
+from app.audio.wav import attach_recording_writer
 from app.core import events as ev
 from app.core.call import Call
-from app.session import EngineHost, attach_recording_writer
+from app.engine.host import EngineHost
 from tests.core.helpers import record_body, track
 from tests.support.stalls import SilentServer, silent_http_server
 
