@@ -257,6 +257,7 @@ class SoundDeviceInput:
         self._block_frames = block_frames
         self._queue: queue.SimpleQueue[FloatArray] = queue.SimpleQueue()
         self._overflows = 0
+        self._latency_s: float | None = None
         self._stream_id: int | None = None
 
     @property
@@ -264,11 +265,23 @@ class SoundDeviceInput:
         """Input overflows counted in the callback."""
         return self._overflows
 
+    @property
+    def latency_s(self) -> float | None:
+        """Measured input latency: the age of a block's oldest sample when it was handed over.
+
+        From PortAudio's timestamps in the last callback (now − the first sample's capture
+        time), and at least the block's own length where the host API reports no capture time
+        (ALSA through PulseAudio often does not). None before the first block.
+        """
+        return self._latency_s
+
     def _callback(self, indata: FloatArray, frames: int, time: Any, status: Any) -> None:
-        # Audio thread: copy, count, return. Nothing else (DESIGN.md rule 2).
+        # Audio thread: copy, count, return. Nothing else (DESIGN.md rule 2); the latency is
+        # two float reads and one attribute write, no allocation, no lock.
         if status.input_overflow:
             self._overflows += 1
         self._queue.put(indata.copy())
+        self._latency_s = max(time.currentTime - time.inputBufferAdcTime, frames / self.rate_hz)
 
     def start(self) -> None:
         """Open and start the stream (through the supervisor)."""

@@ -360,6 +360,10 @@ class MainWindow(QMainWindow):
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addPermanentWidget(self.time_label)
         self.statusBar().addPermanentWidget(self.overflow_label)
+        # Issue 12 hook: the microphone's measured input latency (app/audio/devices.py).
+        self.input_latency_label = QLabel("")
+        self.input_latency_label.setObjectName("inputLatencyLabel")
+        self.statusBar().addPermanentWidget(self.input_latency_label)
         self.statusBar().addWidget(self.folder_label, 1)
 
         self._build_menus()
@@ -986,6 +990,9 @@ class MainWindow(QMainWindow):
             overflows = session.overflows
             self.overflow_label.setText(f"input overflows: {overflows}")
             self.overflow_label.setStyleSheet("color: #c62828;" if overflows else "")
+            latency_s = getattr(session.microphone, "latency_s", None)
+            if latency_s is not None:
+                self.input_latency_label.setText(f"input latency: {1e3 * latency_s:.0f} ms")
             if session.error is not None or session.host.error is not None:
                 self.banner.show_message(
                     f"The live session stopped: {session.error or session.host.error}"
