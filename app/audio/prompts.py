@@ -12,9 +12,7 @@ import io
 import os
 import stat
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -109,19 +107,26 @@ def make_prompt_loader(
         parsed = urllib.parse.urlparse(uri)
         scheme = parsed.scheme.lower()
         if scheme in ("http", "https"):
+            # Imported here: urllib.request (http.client, email, ssl) costs ~25 ms of every
+            # `callsim run` start-up, and most scenarios' prompts are files.
+            from urllib.error import URLError
+            from urllib.request import urlopen
+
             try:
-                with urllib.request.urlopen(uri, timeout=timeout_s) as response:
+                with urlopen(uri, timeout=timeout_s) as response:
                     length = response.headers.get("Content-Length")
                     if length is not None and length.isdigit() and int(length) > max_bytes:
                         raise _TooBigError
                     data = _read_capped(response.read, max_bytes, deadline)
             except _TooBigError:
                 return PromptLoadError("download", f"{uri}: could not be downloaded: {too_big}")
-            except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+            except (URLError, TimeoutError, OSError, ValueError) as exc:
                 return PromptLoadError("download", f"{uri}: could not be downloaded ({exc})")
             return decode_prompt(data, uri)
         if scheme == "file":
-            path = Path(urllib.request.url2pathname(parsed.path))
+            from urllib.request import url2pathname
+
+            path = Path(url2pathname(parsed.path))
         elif scheme == "" or (len(scheme) == 1 and uri[1:3] in (":\\", ":/")):
             path = Path(uri)
             if not path.is_absolute() and base_dir is not None:

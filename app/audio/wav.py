@@ -6,7 +6,7 @@ import os
 import threading
 import wave
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -15,7 +15,9 @@ import soundfile as sf
 from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ
 from app.core.dsp.resample import StreamResampler, resample_all
-from app.engine.host import EngineHost
+
+if TYPE_CHECKING:  # the host imports the engine's whole stack: not needed to read WAVs
+    from app.engine.host import EngineHost
 
 FloatArray = npt.NDArray[np.float32]
 

@@ -10,16 +10,18 @@ way whatever the thread count). Concurrency comes from one engine thread per cal
 
 ``limit_blas_threads()`` is called by every entry point (``app.cli.main``) and by
 ``EngineHost.start`` (the server and the GUI used as a library, e.g. from a bot's test suite), so
-no engine runs with more. It uses threadpoolctl, which also reports the configuration
-(``blas_info()``).
+no engine runs with more. Before numpy is loaded it only sets ``OPENBLAS_NUM_THREADS`` (and
+MKL's), which the library reads when it loads: importing threadpoolctl costs ~16 ms of every
+start-up. Once numpy is loaded, threadpoolctl applies the limit at run time; it also reports
+the configuration (``blas_info()``).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from typing import Any
-
-from threadpoolctl import threadpool_info, threadpool_limits
 
 BLAS_THREADS = 1
 
@@ -38,11 +40,20 @@ def limit_blas_threads() -> None:
     with _lock:
         if _limiter is not None:
             return
+        if "numpy" not in sys.modules:
+            # Read by OpenBLAS (and MKL) when numpy loads them; child processes inherit it.
+            os.environ["OPENBLAS_NUM_THREADS"] = str(BLAS_THREADS)
+            os.environ["MKL_NUM_THREADS"] = str(BLAS_THREADS)
+            _limiter = "environment"
+            return
         import numpy  # noqa: F401  (loads OpenBLAS so that the limit reaches it)
+        from threadpoolctl import threadpool_limits
 
         _limiter = threadpool_limits(limits=BLAS_THREADS, user_api="blas")
 
 
 def blas_info() -> list[dict[str, Any]]:
     """threadpoolctl's description of each loaded BLAS library (``num_threads`` among others)."""
+    from threadpoolctl import threadpool_info
+
     return [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
