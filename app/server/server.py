@@ -57,6 +57,7 @@ from app.graph.calls import (
 from app.graph.errors import GraphError, error_body, graph_date, http_error, new_request_id
 from app.graph.requests import ACTION_NAMESPACE_PREFIX, parse_json_body
 from app.graph.results import CALL_END_RESULTS, CallEnd
+from app.server.announcer import Announcer
 from app.server.caller import CallerPacer, CallerScript, scripted_caller_factory
 from app.server.calls import CallerFactory, ServerCall
 from app.server.events import (
@@ -161,6 +162,9 @@ class GraphServer:
         self.keepalive_timeout_s = keepalive_timeout_s
         self._notifier = Notifier(notify, on_record=self._emit)
         self._recordings = RecordingStore(delete_expired_files=recordings_dir is None)
+        self._announcer = Announcer(
+            self._notifier, self._recordings, legacy_resource=self._call_config.legacy_resource
+        )
         # Web pages may reach a loopback port too: see app/server/http_guard.py.
         self._guard = RequestGuard(allowed_origins)
         self._calls: dict[str, ServerCall] = {}
@@ -406,55 +410,20 @@ class GraphServer:
 
     def _on_engine_event(self, call: ServerCall, event: ev.Event) -> None:
         if isinstance(event, ev.Notification):
-            self._register_recordings(call, event)
-            self._notifier.enqueue(
-                call.call_id,
-                call.callback_uri,
-                event.payload_json,
-                summary=event.summary,
-                sample_index=event.sample_index,
-            )
+            self._announcer.engine_notification(call, event)
         elif isinstance(event, ev.CallEnded):
             self._ended(call, _end_text(CallEnd(event.reason)))
         self._emit(EngineEvent(call.call_id, event))
-
-    def _register_recordings(self, call: ServerCall, event: ev.Notification) -> None:
-        """Remember the download token of every recording a notification delivers."""
-        for item in event.payload.get("value", []):
-            data = item.get("resourceData") if isinstance(item, dict) else None
-            if not isinstance(data, dict):
-                continue
-            if data.get("@odata.type") != payloads.RECORD_OPERATION_TYPE:
-                continue
-            op_id, token = data.get("id"), data.get("recordingAccessToken")
-            if isinstance(op_id, str) and isinstance(token, str) and token:
-                path = call.recordings_dir / f"{op_id}.wav"
-                self._recordings.add(payloads.canonical_id(op_id), call.call_id, path, token)
 
     def _set_state(self, call: ServerCall, state: CallState, reason: str) -> None:
         call.state = state
         self._emit(CallStateChanged(call.call_id, state, reason, time.time()))
 
-    def _notify_state(self, call: ServerCall, change_type: str, resource: dict[str, Any]) -> None:
-        """Queue a call-state notification made by the server (not by the engine)."""
-        envelope = payloads.call_state_changed(
-            call.call_id,
-            "created" if change_type == "created" else "updated",
-            resource,
-            legacy_resource=self._call_config.legacy_resource,
-        )
-        self._notifier.enqueue(
-            call.call_id,
-            call.callback_uri,
-            json.dumps(envelope),
-            summary=f"call {resource.get('state', '')}",
-        )
-
     def _begin_establishing(self, call: ServerCall) -> None:
         self._set_state(
             call, "establishing", "placed" if call.direction == "outgoing" else "answered"
         )
-        self._notify_state(
+        self._announcer.call_state(
             call, "updated", payloads.call_resource(call_id=call.call_id, state="establishing")
         )
         loop = asyncio.get_running_loop()
@@ -466,7 +435,7 @@ class GraphServer:
             return
         self._set_state(call, "established", "caller picked up")
         call.established_wall_s = time.time()
-        self._notify_state(
+        self._announcer.call_state(
             call,
             "updated",
             payloads.call_resource(
@@ -514,8 +483,7 @@ class GraphServer:
         downloadable; afterwards nothing refers to the call, so its engine is freed.
         """
         call.timers.pop("expire", None)
-        self._recordings.expire_call(call.call_id)
-        self._notifier.forget(call.call_id)
+        self._announcer.forget(call.call_id)
         self._calls.pop(call.call_id, None)
 
     async def _incoming(
@@ -539,7 +507,7 @@ class GraphServer:
             echoed=echoed,
         )
         self._emit(CallStateChanged(call.call_id, "incoming", "offered to the bot", time.time()))
-        self._notify_state(call, "created", call.resource())
+        self._announcer.call_state(call, "created", call.resource())
         loop = asyncio.get_running_loop()
         call.timers["ring"] = loop.call_later(
             self.ring_timeout_s, self._end_by_service, call, CallEnd.NOT_ANSWERED
