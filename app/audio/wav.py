@@ -97,23 +97,65 @@ def write_wav(path: Path, samples: FloatArray, rate_hz: int = ENGINE_RATE_HZ) ->
     sf.write(str(path), samples, rate_hz, subtype="PCM_16", format="WAV")
 
 
+class GrowingWav:
+    """One PCM16 mono WAV at the engine rate that grows block by block, complete after each.
+
+    ``append`` writes the block, then patches the RIFF and data chunk sizes in the header (the
+    standard library's ``wave`` does both in ``writeframes``) and hands the bytes to the OS: a
+    killed process leaves a file every WAV reader opens (the page cache survives it). An fsync
+    per block would guard against power loss only, at about 0.2 s per 120 s of 100 ms blocks
+    (measured with strace), so the file is fsync'ed once, on ``close``. Not thread-safe: the
+    owner serialises ``append``, ``read`` and ``close``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.frames = 0
+        self._file: BinaryIO = path.open("wb")
+        # Both stay open until ``close``: no context manager fits.
+        self._wave = wave.open(self._file, "wb")  # noqa: SIM115
+        self._wave.setnchannels(1)
+        self._wave.setsampwidth(2)
+        self._wave.setframerate(ENGINE_RATE_HZ)
+
+    def append(self, pcm16: bytes) -> None:
+        """Append little-endian PCM16 samples; the file on disk is a complete WAV afterwards."""
+        self._wave.writeframes(pcm16)  # appends, then patches the two sizes
+        self._file.flush()
+        self.frames += len(pcm16) // 2
+
+    def read(self, start: int, stop: int) -> npt.NDArray[np.int16]:
+        """Samples ``start:stop`` as written so far, read back from the file (not kept here)."""
+        stop = min(stop, self.frames)
+        if stop <= start:
+            return np.zeros(0, dtype=np.int16)
+        with wave.open(str(self.path), "rb") as r:
+            r.setpos(start)
+            return np.frombuffer(r.readframes(stop - start), dtype="<i2").astype(np.int16)
+
+    def close(self) -> None:
+        """Finish the header (an empty file gets its 44 bytes here), fsync once, close."""
+        if self._file.closed:
+            return
+        self._wave.close()  # flushes; leaves the file open, as wave did not open it
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+
 class RecordingWriter:
     """Writes every recording of a call to ``directory/<operation id>.wav`` as it is captured.
 
-    Fed with engine events (only RecordingChunk / RecordingFinished matter). After every chunk
-    the file on disk is a complete WAV: the chunk is appended, then the RIFF and data chunk
-    sizes in the header are patched to count it (the standard library's ``wave`` does both in
-    ``writeframes``), and the bytes are handed to the OS. A killed process leaves the page
-    cache behind, so a crash loses only the audio not yet committed (docs/design.md §3);
-    an fsync per chunk would buy safety against power loss only, for about 0.2 s of fsync per
-    120 s take (1200 calls, measured with strace), so the file is fsync'ed once, when closed.
-    The bytes are those soundfile wrote (a 44-byte PCM header; tests/audio checks).
+    Fed with engine events (only RecordingChunk / RecordingFinished matter). Each recording is
+    a ``GrowingWav``: after every chunk the file on disk is a complete WAV, so a crash loses only
+    the audio not yet committed (docs/design.md §3). The bytes are those soundfile wrote (a
+    44-byte PCM header; tests/audio checks).
     Thread-safe: the engine thread writes, and any thread may ``close`` (the app quitting).
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._open: dict[str, tuple[BinaryIO, wave.Wave_write]] = {}
+        self._open: dict[str, GrowingWav] = {}
         self.finished: dict[str, Path] = {}
         self._lock = threading.Lock()
 
@@ -128,9 +170,7 @@ class RecordingWriter:
                 entry = self._open.get(event.operation_id)
                 if entry is None:
                     entry = self._open[event.operation_id] = self._create(event.operation_id)
-                f, w = entry
-                w.writeframes(event.pcm16)  # appends, then patches the two sizes
-                f.flush()
+                entry.append(event.pcm16)
         elif isinstance(event, ev.RecordingFinished):
             with self._lock:
                 entry = self._open.pop(event.operation_id, None)
@@ -138,32 +178,18 @@ class RecordingWriter:
                     # Nothing was captured: still leave a valid, empty WAV for the bot to fetch.
                     entry = self._create(event.operation_id)
                 if entry is not None:
-                    _close(*entry)
+                    entry.close()
                 self.finished[event.operation_id] = self.path_for(event.operation_id)
 
     def close(self) -> None:
         """Close any recording still open (e.g. the app is quitting mid-take)."""
         with self._lock:
             for entry in self._open.values():
-                _close(*entry)
+                entry.close()
             self._open.clear()
 
-    def _create(self, operation_id: str) -> tuple[BinaryIO, wave.Wave_write]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        f = self.path_for(operation_id).open("wb")
-        # Both stay open across chunks until RecordingFinished: no context manager fits.
-        w = wave.open(f, "wb")  # noqa: SIM115
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(ENGINE_RATE_HZ)
-        return f, w
-
-
-def _close(f: BinaryIO, w: wave.Wave_write) -> None:
-    """Finish the header (an empty file gets its 44 bytes here), fsync once, close."""
-    w.close()  # flushes; leaves ``f`` open, as wave did not open it
-    os.fsync(f.fileno())
-    f.close()
+    def _create(self, operation_id: str) -> GrowingWav:
+        return GrowingWav(self.path_for(operation_id))
 
 
 def attach_recording_writer(host: EngineHost, directory: Path) -> RecordingWriter:

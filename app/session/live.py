@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from app.audio.devices import InputDevice, OutputDevice
 from app.audio.prompts import make_prompt_loader
-from app.audio.wav import RecordingWriter, attach_recording_writer
+from app.audio.wav import GrowingWav, RecordingWriter, attach_recording_writer
 from app.core import events as ev
 from app.core.call import Call
 from app.core.clock import ENGINE_RATE_HZ
@@ -123,7 +123,9 @@ class LiveSession:
             # A served call may already be playing a prompt: catch up on the engine thread,
             # after the listener is in place, so no playback is missed or played twice.
             self.host.submit(self._catch_up_playback)
-        self._heard: list[npt.NDArray[np.int16]] = []
+        # What the engine heard, on disk as it comes (a long call's audio stays out of memory,
+        # and a crash leaves a WAV that opens); the lock serialises the drain and snapshots.
+        self._heard = GrowingWav(session_dir / "heard.wav")
         self._heard_samples = 0
         self._heard_lock = threading.Lock()
         self._resampler = StreamResampler(microphone.rate_hz)
@@ -174,6 +176,8 @@ class LiveSession:
         if self.speaker is not None and self.manage_speaker:
             self.speaker.stop()
         self.writer.close()
+        with self._heard_lock:
+            self._heard.close()
 
     @property
     def running(self) -> bool:
@@ -275,8 +279,8 @@ class LiveSession:
         else:
             input_log, fed, events = take(self.call)
         with self._heard_lock:
-            heard = np.concatenate(self._heard) if self._heard else np.zeros(0, dtype=np.int16)
-        audio = heard[:fed].astype(np.float32) / np.float32(PCM16_SCALE)
+            heard = self._heard.read(0, fed)
+        audio = heard.astype(np.float32) / np.float32(PCM16_SCALE)
         if len(audio) < fed:  # cannot happen: the drain keeps audio before feeding it
             audio = np.concatenate([audio, np.zeros(fed - len(audio), dtype=np.float32)])
         recordings = {
@@ -368,7 +372,7 @@ class LiveSession:
         x = quantize_pcm16(x)
         pcm = np.round(x * PCM16_SCALE).astype(np.int16)
         with self._heard_lock:
-            self._heard.append(pcm)
+            self._heard.append(pcm.tobytes())
             self._heard_samples += len(x)
             end = self._heard_samples
         self.levels.put(LevelBlock(end, self._envelope(x), rms_dbfs(x)))
@@ -381,7 +385,7 @@ class LiveSession:
         # Kept as silence so the saved caller audio stays aligned with the engine's clock
         # (a replay skips the same span of the track: runner.py, "no_media").
         with self._heard_lock:
-            self._heard.append(np.zeros(n_samples, dtype=np.int16))
+            self._heard.append(bytes(2 * n_samples))
             self._heard_samples += n_samples
             end = self._heard_samples
         if levels:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import time
 import tomllib
+import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from app.audio.fake import FakeOutputDevice, FileInputDevice
 from app.audio.wav import read_audio, read_engine_audio, write_wav
@@ -296,3 +298,32 @@ def test_a_pumped_microphone_is_never_stalled(tmp_path: Path) -> None:
         assert not [e for e in session.snapshot().input_log if e[1] == "no_media"]
     finally:
         session.stop()
+
+
+def test_heard_audio_is_kept_on_disk_as_a_valid_wav_while_the_call_runs(tmp_path: Path) -> None:
+    """A long call's audio stays out of memory: the heard audio grows in ``heard.wav``.
+
+    The file opens with every WAV reader at any moment (a crash leaves it readable), holds
+    exactly what the drain gave the engine, and the snapshot saved with the session is read
+    back from it.
+    """
+    track = _mic_track(0.5, 0.5)
+    mic = FileInputDevice(track, rate_hz=MIC_RATE_HZ, realtime=False, block_frames=960)
+    session = LiveSession(mic, None, tmp_path / "session", CallOptions(seed=7)).start()
+    heard_path = tmp_path / "session" / "heard.wav"
+    seen_frames = []
+    for _ in range(10):
+        pumped = mic.pump(round(STEP_S * MIC_RATE_HZ))
+        wait_until(lambda n=pumped: session.settled(n), 10, "the drain to take the audio")
+        with wave.open(str(heard_path), "rb") as w:  # a complete WAV while still growing
+            seen_frames.append(w.getnframes())
+        assert sf.info(str(heard_path)).frames == seen_frames[-1]
+        assert seen_frames[-1] == session.heard_samples
+    assert seen_frames == sorted(seen_frames) and seen_frames[-1] > 0
+    fed = session.wait_engine()
+    snapshot = session.snapshot()
+    session.stop()
+    on_disk, rate_hz = sf.read(str(heard_path), dtype="int16")
+    assert rate_hz == ENGINE_RATE_HZ
+    expected = on_disk[:fed].astype(np.float32) / np.float32(32768.0)
+    np.testing.assert_array_equal(snapshot.caller_audio, expected)
