@@ -7,6 +7,9 @@ become the notifications POSTed to the bot's callbackUri (``Notifier``). The aio
 the notification client share one asyncio event loop on a thread of its own; ``start()``
 returns once the socket listens, so a GUI or a test can use ``base_url`` at once.
 
+Calls live in the call registry (``lifecycle.py``); their notifications go through
+``announcer.py`` to ``notifier.py``.
+
 Routes (each under ``/v1.0`` and ``/beta``; ``/beta/app/calls/...`` is the deprecated alias,
 graph-spec.md §1.1; every action also as ``microsoft.graph.<action>``):
 
@@ -24,7 +27,6 @@ graph-spec.md §1.1; every action also as ``microsoft.graph.<action>``):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import shutil
@@ -32,70 +34,40 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from app.audio.prompts import DEFAULT_PROMPT_MAX_BYTES, make_prompt_loader
-from app.audio.wav import attach_recording_writer
-from app.core import events as ev
 from app.core.call import ACTIONS as MEDIA_ACTIONS
-from app.core.call import Call, CallConfig
+from app.core.call import CallConfig
 from app.core.media import DEFAULT_PROMPT_TIMEOUT_S, PromptLoader
-from app.engine.host import EngineHost
 from app.graph import payloads
-from app.graph.calls import (
-    AnswerRequest,
-    MediaConfig,
-    check_url,
-    parse_answer,
-    parse_create_call,
-    parse_reject,
-)
+from app.graph.calls import parse_answer, parse_create_call, parse_reject
 from app.graph.errors import GraphError, error_body, graph_date, http_error, new_request_id
 from app.graph.requests import ACTION_NAMESPACE_PREFIX, parse_json_body
-from app.graph.results import CALL_END_RESULTS, CallEnd
 from app.server.announcer import Announcer
 from app.server.caller import CallerPacer, CallerScript, scripted_caller_factory
 from app.server.calls import CallerFactory, ServerCall
-from app.server.events import (
-    CallAdded,
-    CallState,
-    CallStateChanged,
-    EngineEvent,
-    RequestLogged,
-    ServerEvent,
-)
+from app.server.events import RequestLogged, ServerEvent
 from app.server.http_guard import MAX_BODY_BYTES, GraphAppRunner, RequestGuard, decode_body
+from app.server.lifecycle import (
+    DEFAULT_ANSWER_DELAY_S,
+    DEFAULT_KEEPALIVE_TIMEOUT_S,
+    DEFAULT_RING_TIMEOUT_S,
+    ENGINE_ANSWER_TIMEOUT_S,
+    CallRegistry,
+)
 from app.server.notifier import DeliveryRecord, Notifier, NotifyOptions
 from app.server.recordings import DEFAULT_RECORDING_TTL_S, RecordingStore
 
 log = logging.getLogger(__name__)
 
-VERSIONS = ("v1.0", "beta")  # graph-spec.md §1.1: v1.0 and beta prefixes
-# A bot placing a call hears "establishing" at once and "established" when the fake caller
-# picks up, this long after (the real ring time depends on the callee) [I].
-DEFAULT_ANSWER_DELAY_S = 0.5
-# call-answer.md: "The current timeout value is 15 seconds for regular scenarios."
-DEFAULT_RING_TIMEOUT_S = 15.0
-# The call-state reason shown in the log for each way a call ends.
-_END_TEXTS = {
-    CallEnd.CALLER_HUNG_UP: "caller hung up",
-    CallEnd.BOT_HUNG_UP: "bot hung up",
-    CallEnd.REJECTED: "bot rejected the call",
-    CallEnd.KEEP_ALIVE_TIMEOUT: "no keepAlive within the timeout",
-    CallEnd.NOT_ANSWERED: "not answered within the ring timeout",
-    CallEnd.SERVICE_STOPPED: "the endpoint stopped",
-}
-
-# graph-spec.md §9.3: keepAlive at least every 45 minutes or the call ends.
-DEFAULT_KEEPALIVE_TIMEOUT_S = 45 * 60.0
-# The engine answers an action in microseconds; longer means its thread is stuck.
-ENGINE_ANSWER_TIMEOUT_S = 10.0
 # On stop, notifications still in flight get this long before they are dropped.
 STOP_GRACE_S = 1.0
+
+VERSIONS = ("v1.0", "beta")  # graph-spec.md §1.1: v1.0 and beta prefixes
 
 # Per-request storage keys: aiohttp >= 3.14 wants typed keys (a str key warns).
 _KeyType: Any = getattr(web, "RequestKey", None)
@@ -145,30 +117,33 @@ class GraphServer:
         if caller_factory is None:
             self._pacer = CallerPacer()
             caller_factory = scripted_caller_factory(CallerScript.silence(), self._pacer)
-        self._caller_factory = caller_factory
         self._own_recordings_dir = recordings_dir is None
         self._recordings_dir = recordings_dir
-        self.recording_ttl_s = recording_ttl_s
         self._on_event = on_event
-        self._call_config = call_config or CallConfig()
-        # Prompts load on worker threads (app/engine/host.py), bounded as README "Fidelity" says.
-        self._prompt_loader = prompt_loader or make_prompt_loader(
-            prompt_base_dir, timeout_s=prompt_timeout_s, max_bytes=prompt_max_bytes
-        )
-        self._prompt_timeout_s = prompt_timeout_s
-        self.engine_answer_timeout_s = engine_answer_timeout_s
-        self.answer_delay_s = answer_delay_s
-        self.ring_timeout_s = ring_timeout_s
-        self.keepalive_timeout_s = keepalive_timeout_s
+        call_config = call_config or CallConfig()
         self._notifier = Notifier(notify, on_record=self._emit)
         self._recordings = RecordingStore(delete_expired_files=recordings_dir is None)
-        self._announcer = Announcer(
-            self._notifier, self._recordings, legacy_resource=self._call_config.legacy_resource
+        # Prompts load on worker threads (app/engine/host.py), bounded as README "Fidelity" says.
+        prompt_loader = prompt_loader or make_prompt_loader(
+            prompt_base_dir, timeout_s=prompt_timeout_s, max_bytes=prompt_max_bytes
+        )
+        self._registry = CallRegistry(
+            announcer=Announcer(
+                self._notifier, self._recordings, legacy_resource=call_config.legacy_resource
+            ),
+            emit=self._emit,
+            caller_factory=caller_factory,
+            call_config=call_config,
+            prompt_loader=prompt_loader,
+            prompt_timeout_s=prompt_timeout_s,
+            answer_delay_s=answer_delay_s,
+            ring_timeout_s=ring_timeout_s,
+            keepalive_timeout_s=keepalive_timeout_s,
+            recording_ttl_s=recording_ttl_s,
+            engine_answer_timeout_s=engine_answer_timeout_s,
         )
         # Web pages may reach a loopback port too: see app/server/http_guard.py.
         self._guard = RequestGuard(allowed_origins)
-        self._calls: dict[str, ServerCall] = {}
-        self._background: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -227,13 +202,60 @@ class GraphServer:
         """True while the event-loop thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
+    # The call timers live in the registry; these read and set them there.
+
+    @property
+    def answer_delay_s(self) -> float:
+        """How long after establishing a call the fake caller picks up."""
+        return self._registry.answer_delay_s
+
+    @answer_delay_s.setter
+    def answer_delay_s(self, value: float) -> None:
+        self._registry.answer_delay_s = value
+
+    @property
+    def ring_timeout_s(self) -> float:
+        """How long an incoming call rings before it ends unanswered."""
+        return self._registry.ring_timeout_s
+
+    @ring_timeout_s.setter
+    def ring_timeout_s(self, value: float) -> None:
+        self._registry.ring_timeout_s = value
+
+    @property
+    def keepalive_timeout_s(self) -> float:
+        """How long a call lives without keepAlive."""
+        return self._registry.keepalive_timeout_s
+
+    @keepalive_timeout_s.setter
+    def keepalive_timeout_s(self, value: float) -> None:
+        self._registry.keepalive_timeout_s = value
+
+    @property
+    def recording_ttl_s(self) -> float:
+        """How long an ended call (and its recordings) is kept."""
+        return self._registry.recording_ttl_s
+
+    @recording_ttl_s.setter
+    def recording_ttl_s(self, value: float) -> None:
+        self._registry.recording_ttl_s = value
+
+    @property
+    def engine_answer_timeout_s(self) -> float:
+        """How long a request waits for its call's engine before it fails 500."""
+        return self._registry.engine_answer_timeout_s
+
+    @engine_answer_timeout_s.setter
+    def engine_answer_timeout_s(self, value: float) -> None:
+        self._registry.engine_answer_timeout_s = value
+
     def calls(self) -> list[ServerCall]:
         """Every call not yet forgotten (ended ones are kept for --recording-ttl), oldest first."""
-        return list(self._calls.values())
+        return self._registry.calls()
 
     def call(self, call_id: str) -> ServerCall | None:
         """The call with this id (any GUID form), or None."""
-        return self._calls.get(payloads.canonical_id(call_id))
+        return self._registry.call(call_id)
 
     def incoming_call(
         self,
@@ -253,7 +275,8 @@ class GraphServer:
         if loop is None:
             raise RuntimeError("start() the server first")
         future = asyncio.run_coroutine_threadsafe(
-            self._incoming(callback_uri, caller_display_name, caller_phone, tenant_id), loop
+            self._registry.incoming(callback_uri, caller_display_name, caller_phone, tenant_id),
+            loop,
         )
         return future.result(timeout_s)
 
@@ -315,29 +338,14 @@ class GraphServer:
         self._guard.bind(self.host, self.port)
         host = f"[{self.host}]" if ":" in self.host else self.host
         self._base_url = f"http://{host}:{self.port}"
+        self._registry.bind(self._base_url, self.recordings_dir)
 
     async def _shutdown(self, grace_s: float) -> None:
-        live = [c for c in self._calls.values() if c.state != "terminated"]
-        for call in live:
-            call.host.hang_up("caller", reason=CallEnd.SERVICE_STOPPED)
-        deadline = time.monotonic() + grace_s
-        while any(c.state != "terminated" for c in live) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        deadline = await self._registry.end_all(grace_s)
         await self._notifier.close(max(0.0, deadline - time.monotonic()))
-        for call in self._calls.values():
-            for name in list(call.timers):
-                call.cancel_timer(name)
-        await asyncio.gather(
-            *(asyncio.to_thread(self._stop_call_threads, c) for c in self._calls.values())
-        )
+        await self._registry.stop_all()
         if self._runner is not None:
             await self._runner.cleanup()
-
-    @staticmethod
-    def _stop_call_threads(call: ServerCall) -> None:
-        if call.caller is not None:
-            call.caller.stop()
-        call.host.stop()
 
     def _emit(self, event: ServerEvent) -> None:
         if self._on_event is None:
@@ -346,173 +354,6 @@ class GraphServer:
             self._on_event(event)
         except Exception:  # a broken observer must not break the endpoint
             log.exception("on_event callback failed")
-
-    # ------------------------------------------------------------------ calls
-
-    def _new_call(
-        self,
-        *,
-        direction: str,
-        state: CallState,
-        callback_uri: str,
-        media_config: MediaConfig | None,
-        modalities: tuple[str, ...],
-        echoed: dict[str, Any],
-    ) -> ServerCall:
-        call_id = payloads.new_id()
-        config = replace(self._call_config, graph_base_url=self.graph_base_url("v1.0"))
-        base = self._base_url
-        core = Call(
-            config,
-            call_id=call_id,
-            recording_location=lambda op_id: f"{base}/recordings/{op_id}",
-        )
-        host = EngineHost(
-            core,
-            name=f"engine-{call_id[:8]}",
-            prompt_loader=self._prompt_loader,
-            prompt_timeout_s=self._prompt_timeout_s,
-        )
-        assert self._recordings_dir is not None
-        call_dir = self._recordings_dir / call_id
-        call = ServerCall(
-            call_id=call_id,
-            direction="incoming" if direction == "incoming" else "outgoing",
-            state=state,
-            callback_uri=callback_uri,
-            media_config=media_config,
-            modalities=modalities,
-            echoed=echoed,
-            host=host,
-            recordings_dir=call_dir,
-        )
-        # The writer is attached first, so a recording's file is closed before the
-        # notification announcing it reaches the loop.
-        attach_recording_writer(host, call_dir)
-        host.add_listener(self._engine_listener(call))
-        host.start()
-        self._calls[call_id] = call
-        self._emit(CallAdded(call_id, call.direction, callback_uri, time.time()))
-        return call
-
-    def _engine_listener(self, call: ServerCall) -> Callable[[ev.Event], None]:
-        """A listener run on the call's engine thread: hands events to the loop, nothing more."""
-        loop = self._loop
-        assert loop is not None
-
-        def on_engine_event(event: ev.Event) -> None:
-            if isinstance(event, ev.RecordingChunk):
-                return
-            with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to tell
-                loop.call_soon_threadsafe(self._on_engine_event, call, event)
-
-        return on_engine_event
-
-    def _on_engine_event(self, call: ServerCall, event: ev.Event) -> None:
-        if isinstance(event, ev.Notification):
-            self._announcer.engine_notification(call, event)
-        elif isinstance(event, ev.CallEnded):
-            self._ended(call, _end_text(CallEnd(event.reason)))
-        self._emit(EngineEvent(call.call_id, event))
-
-    def _set_state(self, call: ServerCall, state: CallState, reason: str) -> None:
-        call.state = state
-        self._emit(CallStateChanged(call.call_id, state, reason, time.time()))
-
-    def _begin_establishing(self, call: ServerCall) -> None:
-        self._set_state(
-            call, "establishing", "placed" if call.direction == "outgoing" else "answered"
-        )
-        self._announcer.call_state(
-            call, "updated", payloads.call_resource(call_id=call.call_id, state="establishing")
-        )
-        loop = asyncio.get_running_loop()
-        call.timers["establish"] = loop.call_later(self.answer_delay_s, self._establish, call)
-
-    def _establish(self, call: ServerCall) -> None:
-        call.timers.pop("establish", None)
-        if call.state != "establishing" or call.gone:
-            return
-        self._set_state(call, "established", "caller picked up")
-        call.established_wall_s = time.time()
-        self._announcer.call_state(
-            call,
-            "updated",
-            payloads.call_resource(
-                call_id=call.call_id, state="established", direction=call.direction
-            ),
-        )
-        self._reset_keepalive(call)
-        try:
-            call.caller = self._caller_factory(call)
-            call.caller.start()
-        except Exception:
-            log.exception("the caller of call %s could not start; it stays silent", call.call_id)
-
-    def _reset_keepalive(self, call: ServerCall) -> None:
-        call.cancel_timer("keepalive")
-        loop = asyncio.get_running_loop()
-        call.timers["keepalive"] = loop.call_later(
-            self.keepalive_timeout_s, self._end_by_service, call, CallEnd.KEEP_ALIVE_TIMEOUT
-        )
-
-    def _end_by_service(self, call: ServerCall, reason: CallEnd) -> None:
-        if call.gone:
-            return
-        log.info("call %s ends: %s", call.call_id, reason.value)
-        call.released = True
-        call.host.hang_up("bot", reason=reason)
-
-    def _ended(self, call: ServerCall, reason: str) -> None:
-        if call.state == "terminated":
-            return
-        for name in list(call.timers):
-            call.cancel_timer(name)
-        call.ended_wall_s = time.time()
-        self._set_state(call, "terminated", reason)
-        loop = asyncio.get_running_loop()
-        call.timers["expire"] = loop.call_later(self.recording_ttl_s, self._forget, call)
-        task = loop.create_task(asyncio.to_thread(self._stop_call_threads, call))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    def _forget(self, call: ServerCall) -> None:
-        """Free an ended call once its recordings expire (--recording-ttl after the end).
-
-        Until then GET on the call already answers 404 (it is gone), but its recordings stay
-        downloadable; afterwards nothing refers to the call, so its engine is freed.
-        """
-        call.timers.pop("expire", None)
-        self._announcer.forget(call.call_id)
-        self._calls.pop(call.call_id, None)
-
-    async def _incoming(
-        self, callback_uri: str, display_name: str, phone: str, tenant_id: str | None
-    ) -> ServerCall:
-        try:
-            check_url(callback_uri, "callback_uri")
-        except GraphError as err:
-            raise ValueError(err.message) from None
-        echoed: dict[str, Any] = {
-            "source": payloads.participant_info(display_name=display_name, phone=phone)
-        }
-        if tenant_id is not None:
-            echoed["tenantId"] = tenant_id
-        call = self._new_call(
-            direction="incoming",
-            state="incoming",
-            callback_uri=callback_uri,
-            media_config=None,
-            modalities=("audio",),
-            echoed=echoed,
-        )
-        self._emit(CallStateChanged(call.call_id, "incoming", "offered to the bot", time.time()))
-        self._announcer.call_state(call, "created", call.resource())
-        loop = asyncio.get_running_loop()
-        call.timers["ring"] = loop.call_later(
-            self.ring_timeout_s, self._end_by_service, call, CallEnd.NOT_ANSWERED
-        )
-        return call
 
     # ------------------------------------------------------------------ HTTP
 
@@ -600,12 +441,7 @@ class GraphServer:
         return "beta" if request.path.startswith("/beta/") else "v1.0"
 
     def _live_call(self, request: web.Request) -> ServerCall:
-        raw_id = request.match_info["call_id"]
-        call = self._calls.get(payloads.canonical_id(raw_id))
-        if call is None or call.gone:
-            raise GraphError(
-                404, "NotFound", f"Call '{raw_id[:80]}' was not found; it may have ended."
-            )
+        call = self._registry.live(request.match_info["call_id"])
         request[CALL_ID] = call.call_id
         return call
 
@@ -620,22 +456,14 @@ class GraphServer:
         body = {
             "name": "CallSim local Graph endpoint",
             "graphBaseUrl": {v: self.graph_base_url(v) for v in VERSIONS},
-            "calls": sum(1 for c in self._calls.values() if c.state != "terminated"),
+            "calls": self._registry.live_count(),
         }
         return web.json_response(body, headers=self._ids(request))
 
     async def _handle_create(self, request: web.Request) -> web.Response:
         req = parse_create_call(await self._read_json(request))
-        call = self._new_call(
-            direction="outgoing",
-            state="establishing",
-            callback_uri=req.callback_uri,
-            media_config=req.media_config,
-            modalities=req.requested_modalities,
-            echoed=req.echoed,
-        )
+        call = self._registry.create(req)
         request[CALL_ID] = call.call_id
-        self._begin_establishing(call)
         version = self._version(request)
         body = call.resource()
         body["@odata.context"] = (
@@ -661,17 +489,14 @@ class GraphServer:
 
     async def _handle_delete_call(self, request: web.Request) -> web.Response:
         call = self._live_call(request)
-        call.released = True
-        for name in ("establish", "ring", "keepalive"):
-            call.cancel_timer(name)
-        call.host.hang_up("bot")
+        self._registry.hang_up(call)
         return web.Response(status=204, headers=self._ids(request))
 
     async def _handle_operation(self, request: web.Request) -> web.Response:
         call = self._live_call(request)
         raw_op = request.match_info["op_id"]
         op_id = payloads.canonical_id(raw_op)
-        resource = await self._engine(call.host.submit(lambda c: c.operation_resource(op_id)))
+        resource = await self._registry.operation_resource(call, op_id)
         if resource is None:
             raise GraphError(
                 404, "NotFound", f"Operation '{raw_op[:80]}' was not found on this call."
@@ -696,31 +521,21 @@ class GraphServer:
             )
         raw = await self._read_body(request)
         if action == "answer":
-            return self._answer(request, call, parse_answer(parse_json_body(raw)))
+            self._registry.answer(call, parse_answer(parse_json_body(raw)))
+            return web.Response(status=202, headers=self._ids(request))
         if action == "reject":
-            return self._reject(request, call, raw)
+            self._registry.reject(call, parse_reject(parse_json_body(raw)))
+            return web.Response(status=202, headers=self._ids(request))
         if action == "keepAlive":
-            if call.state not in ("establishing", "established"):
-                raise _not_established(call, action)
-            self._reset_keepalive(call)
+            self._registry.keep_alive(call)
             return web.Response(status=200, headers=self._ids(request))
-        if call.state != "established":
-            raise _not_established(call, action)
-        if not call.service_hosted:
-            raise GraphError(
-                400,
-                "BadRequest",
-                f"Invalid media mode (8500): {action} needs a call created or answered with "
-                "serviceHostedMediaConfig; this call uses appHostedMediaConfig.",
-            )
-        response: ev.ActionResponse = await self._engine(
-            call.host.action(
-                action,
-                raw,
-                request_id=request[REQUEST_ID],
-                client_request_id=request[CLIENT_REQUEST_ID],
-                date=graph_date(time.time()),
-            )
+        response = await self._registry.media_action(
+            call,
+            action,
+            raw,
+            request_id=request[REQUEST_ID],
+            client_request_id=request[CLIENT_REQUEST_ID],
+            date=graph_date(time.time()),
         )
         headers = response.headers_dict
         if response.operation_id is not None and "Location" in headers:
@@ -731,61 +546,6 @@ class GraphServer:
         return web.Response(
             status=response.status, body=response.body_json.encode("utf-8"), headers=headers
         )
-
-    def _answer(self, request: web.Request, call: ServerCall, req: AnswerRequest) -> web.Response:
-        if call.direction != "incoming":
-            raise GraphError(
-                405,
-                "MethodNotAllowed",
-                "answer applies to incoming calls only; this call was placed by the bot.",
-            )
-        if call.state != "incoming":
-            raise GraphError(
-                409,
-                "Conflict",
-                f"Action not valid in the current call state (8585): the call is {call.state}.",
-            )
-        call.cancel_timer("ring")
-        if req.callback_uri is not None:
-            call.callback_uri = req.callback_uri
-        call.media_config = req.media_config
-        call.modalities = req.accepted_modalities
-        self._begin_establishing(call)
-        return web.Response(status=202, headers=self._ids(request))
-
-    def _reject(self, request: web.Request, call: ServerCall, raw: bytes) -> web.Response:
-        req = parse_reject(parse_json_body(raw))
-        if call.direction != "incoming":
-            raise GraphError(
-                405,
-                "MethodNotAllowed",
-                "reject applies to incoming calls only; use DELETE to end a call the bot placed.",
-            )
-        if call.state != "incoming":
-            raise GraphError(
-                409,
-                "Conflict",
-                f"Action not valid in the current call state (8585): the call is {call.state}; "
-                "use DELETE to end an answered call.",
-            )
-        call.cancel_timer("ring")
-        if req.callback_uri is not None:
-            call.callback_uri = req.callback_uri
-        call.released = True
-        call.host.hang_up("bot", reason=CallEnd.REJECTED)
-        return web.Response(status=202, headers=self._ids(request))
-
-    async def _engine(self, future: Any) -> Any:
-        """Await an EngineHost future without blocking the loop (bounded)."""
-        try:
-            # On timeout the future is cancelled: the engine skips it (app/engine/host.py).
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.engine_answer_timeout_s)
-        except TimeoutError:
-            raise GraphError(
-                500,
-                "UnknownError",
-                "Unknown internal server error (the call's engine is not answering).",
-            ) from None
 
     async def _handle_recording(self, request: web.Request) -> web.StreamResponse:
         raw_op = request.match_info["op_id"].removesuffix(".wav")
@@ -820,20 +580,13 @@ class GraphServer:
         )
 
 
-def _not_established(call: ServerCall, action: str) -> GraphError:
-    return GraphError(
-        409,
-        "Conflict",
-        f"Call not established (8501): {action} needs an established call; this call is "
-        f"{call.state}. Wait for the 'established' notification.",
-    )
-
-
-__all__ = ["DeliveryRecord", "GraphServer", "NotifyOptions", "ServerCall"]
-
-
-def _end_text(reason: CallEnd) -> str:
-    """How a call ended, for the log: the reason and its resultInfo code/subcode."""
-    result = CALL_END_RESULTS[reason]
-    text = _END_TEXTS[reason]
-    return f"{text}, resultInfo {result.code}/{result.subcode}" if result is not None else text
+__all__ = [
+    "DEFAULT_ANSWER_DELAY_S",
+    "DEFAULT_KEEPALIVE_TIMEOUT_S",
+    "DEFAULT_RING_TIMEOUT_S",
+    "ENGINE_ANSWER_TIMEOUT_S",
+    "DeliveryRecord",
+    "GraphServer",
+    "NotifyOptions",
+    "ServerCall",
+]
