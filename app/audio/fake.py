@@ -93,7 +93,11 @@ class FileInputDevice(_Paced):
         self.block_frames = block_frames or max(1, round(self.rate_hz * DEFAULT_BLOCK_S))
         self._init_pacing(realtime)
         self.loop = loop
-        self.position = 0  # frames delivered so far
+        self.position = 0  # frames delivered so far (the device's clock)
+        # Where in the track the next frame comes from: it stands still while paused and goes
+        # back to 0 on restart, while ``position`` (the clock) keeps counting.
+        self.track_position = 0
+        self.paused = False
         self._queue: queue.SimpleQueue[FloatArray] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._held = False
@@ -111,7 +115,34 @@ class FileInputDevice(_Paced):
     @property
     def finished(self) -> bool:
         """True once the whole track has been delivered (never when looping)."""
-        return not self.loop and self.position >= self.track_frames
+        return not self.loop and self.track_position >= self.track_frames
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause the track (silence is delivered meanwhile: the device keeps time) or resume."""
+        with self._lock:
+            self.paused = paused
+
+    def restart(self) -> None:
+        """Play the track again from its start."""
+        with self._lock:
+            self.track_position = 0
+
+    def set_loop(self, loop: bool) -> None:
+        """Loop the track (or play it once, then silence)."""
+        with self._lock:
+            self.loop = loop
+            if loop and self.track_frames:
+                self.track_position %= self.track_frames
+
+    def _next(self, n: int) -> FloatArray:
+        """The next ``n`` frames of the track (silence while paused); call with the lock held."""
+        if self.paused:
+            return np.zeros((n, self.channels), dtype=np.float32)
+        out = self._frames(self.track_position, n)
+        self.track_position += n
+        if self.loop and self.track_frames:
+            self.track_position %= self.track_frames
+        return out
 
     def _frames(self, start: int, n: int) -> FloatArray:
         total = self.track_frames
@@ -130,7 +161,7 @@ class FileInputDevice(_Paced):
             remaining = n_frames
             while remaining > 0:
                 n = min(self.block_frames, remaining)
-                self._queue.put(self._frames(self.position, n))
+                self._queue.put(self._next(n))
                 self.position += n
                 remaining -= n
             return self.position
@@ -172,7 +203,7 @@ class FileInputDevice(_Paced):
                     t0, start = time.monotonic(), self.position
                 due = start + int((time.monotonic() - t0) * self.rate_hz)
                 while self.position + self.block_frames <= due:
-                    self._queue.put(self._frames(self.position, self.block_frames))
+                    self._queue.put(self._next(self.block_frames))
                     self.position += self.block_frames
             self._stop.wait(block_s / 2)
 

@@ -10,12 +10,14 @@ and call states.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QHBoxLayout,
     QLineEdit,
     QPlainTextEdit,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.core import events as ev
 from app.scenario.output import event_record
+from app.ui.models.curl import curl_command
 
 # Record kinds the endpoint adds (app.server.events / notifier ``to_json()``).
 DELIVERY_KIND = "delivery"
@@ -133,10 +136,29 @@ def record_colour(record: dict[str, Any]) -> str | None:
     return None
 
 
+class JsonWindow(QDialog):
+    """One record's JSON in a window of its own, as large as the user likes."""
+
+    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        layout = QVBoxLayout(self)
+        self.text = QPlainTextEdit(text)
+        self.text.setReadOnly(True)
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        layout.addWidget(self.text)
+        self.resize(760, 640)
+
+
 class LogView(QWidget):
-    """A filterable list of records with a JSON pane, copy and export."""
+    """A filterable list of records with a JSON pane, copy, copy as curl and export.
+
+    ``message`` says what a copy did (the window shows it in its status bar);
+    ``request_for`` finds the request behind a record (set by the window), for "copy as curl".
+    """
 
     export_requested = Signal(dict)
+    message = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -146,15 +168,30 @@ class LogView(QWidget):
         self.filter_kind = QComboBox()
         for key, title in FILTERS:
             self.filter_kind.addItem(title, key)
+        # Narrow enough for a 1280 px wide window; the open list shows the long titles.
+        self.filter_kind.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.filter_kind.setMinimumContentsLength(14)
         self.filter_text = QLineEdit()
         self.filter_text.setPlaceholderText("Filter (text in the summary or JSON)")
         self.filter_text.setClearButtonEnabled(True)
         self.copy_button = QPushButton("Copy JSON")
-        self.export_button = QPushButton("Export selected…")
+        self.curl_button = QPushButton("Copy as curl")
+        self.curl_button.setToolTip("The request behind the selected row as a curl command")
+        self.enlarge_button = QPushButton("Open JSON…")
+        self.enlarge_button.setToolTip("The selected row's JSON in a window of its own")
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Save the selected row's JSON to a file")
         bar.addWidget(self.filter_kind)
         bar.addWidget(self.filter_text, 1)
-        bar.addWidget(self.copy_button)
-        bar.addWidget(self.export_button)
+        for button in (
+            self.copy_button,
+            self.curl_button,
+            self.enlarge_button,
+            self.export_button,
+        ):
+            bar.addWidget(button)
         layout.addLayout(bar)
         split = QSplitter(Qt.Orientation.Horizontal)
         self.tree = QTreeWidget()
@@ -169,15 +206,23 @@ class LogView(QWidget):
         self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         split.addWidget(self.tree)
         split.addWidget(self.details)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
         layout.addWidget(split, 1)
+        self.splitter = split
+        self.json_windows: list[JsonWindow] = []
+        self.request_for: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda _: None
         self.filter_kind.currentIndexChanged.connect(self._apply_filter)
         self.filter_text.textChanged.connect(self._apply_filter)
         self.tree.currentItemChanged.connect(self._show_current)
         self.copy_button.clicked.connect(self.copy_current)
+        self.curl_button.clicked.connect(self.copy_curl)
+        self.enlarge_button.clicked.connect(self.open_json_window)
+        self.tree.itemDoubleClicked.connect(lambda *_: self.open_json_window())
         self.export_button.clicked.connect(self._export_current)
         self.records: list[dict[str, Any]] = []
+        self._update_buttons()
 
     def clear(self) -> None:
         """Forget every row."""
@@ -240,12 +285,48 @@ class LogView(QWidget):
         self.details.setPlainText(
             "" if record is None else json.dumps(record, indent=2, ensure_ascii=False)
         )
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        record = self.current_record()
+        for button in (self.copy_button, self.enlarge_button, self.export_button):
+            button.setEnabled(record is not None)
+        self.curl_button.setEnabled(record is not None and self.request_for(record) is not None)
 
     def copy_current(self) -> None:
         """Copy the selected record's JSON to the clipboard."""
         record = self.current_record()
         if record is not None:
-            QGuiApplication.clipboard().setText(json.dumps(record, indent=2, ensure_ascii=False))
+            text = json.dumps(record, indent=2, ensure_ascii=False)
+            QGuiApplication.clipboard().setText(text)
+            self.message.emit(
+                f"Copied the {record['kind']} at {record['t']:.3f} s as JSON "
+                f"({len(text)} characters) to the clipboard."
+            )
+
+    def copy_curl(self) -> str | None:
+        """Copy the selected row's request as a ``curl`` command; returns it."""
+        record = self.current_record()
+        request = None if record is None else self.request_for(record)
+        if request is None:
+            self.message.emit("The selected row has no request to copy as curl.")
+            return None
+        command = curl_command(request["method"], request["url"], request.get("body"))
+        QGuiApplication.clipboard().setText(command)
+        self.message.emit(f"Copied as curl: {request['method']} {request['url']}")
+        return command
+
+    def open_json_window(self) -> JsonWindow | None:
+        """Show the selected record's JSON in a window of its own."""
+        record = self.current_record()
+        if record is None:
+            return None
+        title = f"{record['kind']} at {record['t']:.3f} s — {record_summary(record)[:80]}"
+        window = JsonWindow(title, json.dumps(record, indent=2, ensure_ascii=False), self)
+        self.json_windows.append(window)
+        window.finished.connect(lambda *_: self.json_windows.remove(window))
+        window.show()
+        return window
 
     def _export_current(self) -> None:
         record = self.current_record()

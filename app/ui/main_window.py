@@ -23,14 +23,13 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QGuiApplication
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -40,12 +39,15 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.audio import alsa_quiet
 from app.audio.devices import (
     AudioStatus,
     AudioUnavailableError,
@@ -57,8 +59,17 @@ from app.audio.devices import (
     probe_audio,
 )
 from app.audio.fake import FakeOutputDevice, FileInputDevice
-from app.audio.live import LiveSession, drain_queue
-from app.audio.session_export import (
+from app.audio.supervisor import RETRY_INTERVAL_S, DeviceEvent, running_supervisor
+from app.core import events as ev
+from app.core.clock import ENGINE_RATE_HZ
+from app.core.timeline import Timeline
+from app.graph.errors import GraphError
+from app.graph.requests import RecordResponseRequest, parse_record_response
+from app.graph.results import RESULTS, Ending
+from app.resources import example_scenarios, sample_prompts
+from app.scenario.model import CallOptions, Scenario, ScenarioError, load_scenario
+from app.scenario.output import write_json
+from app.session.export import (
     export_notifications,
     export_recording,
     export_request,
@@ -66,23 +77,25 @@ from app.audio.session_export import (
     request_record,
     save_session,
 )
-from app.audio.supervisor import RETRY_INTERVAL_S, DeviceEvent, running_supervisor
-from app.core import events as ev
-from app.core.clock import ENGINE_RATE_HZ
-from app.core.timeline import Span, Timeline
-from app.graph.errors import GraphError
-from app.graph.requests import RecordResponseRequest, parse_record_response
-from app.graph.results import RESULTS, Ending
-from app.resources import sample_prompts
-from app.scenario.output import write_json
+from app.session.live import LiveSession, drain_queue
+from app.ui.countdowns import TIMER_LANES, CountdownPanel
 from app.ui.diagnostics import show_diagnostics
+from app.ui.feedback import bug_report_zip, folder_link
 from app.ui.keypad import Keypad
 from app.ui.log_view import LogView
 from app.ui.request_form import RequestForm
+from app.ui.script import LiveScript, absolute_prompts
 from app.ui.takes_view import Take, TakesView
 from app.ui.texts import code_text, ending_in_words
-from app.ui.timeline_view import LANE_COLOURS, TimelineView
-from app.ui.widgets import Banner, LevelMeter, LiveWaveform, peak_to_dbfs
+from app.ui.timeline_view import TimelineView
+from app.ui.widgets import (
+    Banner,
+    LevelMeter,
+    LiveWaveform,
+    WheelGuard,
+    install_wheel_guard,
+    peak_to_dbfs,
+)
 from app.ui.widgets import file_row as file_row_widget
 
 WINDOW_TITLE = "CallSim — fake caller for Graph recordResponse"
@@ -94,11 +107,10 @@ STOP_TONE_SUBCODE = RESULTS[Ending.STOP_TONE].subcode
 # the caller picks up (the bot's POST, "establishing", their deliveries) survive the log's
 # reset when the window attaches to it; a few hundred calls' worth [I].
 SERVER_BACKLOG = 2000
-TIMER_LANES = (
-    ("initialSilence", "Initial silence"),
-    ("maxSilence", "Max silence"),
-    ("maxDuration", "Max duration"),
-)
+__all__ = ["TIMER_LANES", "CountdownPanel", "MainWindow"]
+# The per-user data folder's own name (GenericDataLocation/<this>), so that it reads
+# ".../callsim", not Qt's "<organisation>/<application>" ("CallSim/callsim").
+DATA_FOLDER = "callsim"
 
 
 @dataclass(frozen=True)
@@ -139,87 +151,15 @@ def default_output_factory(device: DeviceInfo | None) -> OutputDevice:
     return FakeOutputDevice(ENGINE_RATE_HZ, realtime=True, keep=False)
 
 
+def default_data_dir() -> Path:
+    """The per-user data folder, e.g. ~/.local/share/callsim."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    return Path(base) / DATA_FOLDER if base else Path.home() / f".{DATA_FOLDER}"
+
+
 def default_sessions_root() -> Path:
     """Where live sessions are recorded (per user)."""
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
-    return Path(base or Path.home() / ".callsim") / "sessions"
-
-
-class CountdownPanel(QWidget):
-    """Big countdowns, one per timer, in the timeline's colours, plus the ending in words."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        row = QHBoxLayout()
-        self.values: dict[str, QLabel] = {}
-        self.states: dict[str, QLabel] = {}
-        big = QFont(self.font())
-        big.setPointSizeF(big.pointSizeF() * 2.6)
-        big.setBold(True)
-        for timer, title in TIMER_LANES:
-            box = QFrame()
-            box.setFrameShape(QFrame.Shape.StyledPanel)
-            colour = LANE_COLOURS[f"timer:{timer}"]
-            box.setStyleSheet(
-                f"QFrame {{ background: #1e1f24; border: 2px solid {colour}; border-radius: 6px; }}"
-                "QLabel { border: none; }"
-            )
-            bl = QVBoxLayout(box)
-            name = QLabel(title)
-            name.setStyleSheet(f"color: {colour}; font-weight: bold;")
-            value = QLabel("—")
-            value.setFont(big)
-            value.setStyleSheet(f"color: {colour};")
-            value.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            state = QLabel("idle")
-            state.setStyleSheet("color: #bbbbbb;")
-            state.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            bl.addWidget(name)
-            bl.addWidget(value)
-            bl.addWidget(state)
-            row.addWidget(box)
-            self.values[timer] = value
-            self.states[timer] = state
-        layout.addLayout(row)
-        self.ending = QLabel("No operation has ended yet.")
-        ending_font = QFont(self.font())
-        ending_font.setPointSizeF(ending_font.pointSizeF() * 1.5)
-        ending_font.setBold(True)
-        self.ending.setFont(ending_font)
-        self.ending.setWordWrap(True)
-        self.ending.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.ending)
-
-    def show_timers(self, timeline: Timeline, now: int) -> None:
-        """Refresh every countdown from the timeline's newest span of each timer."""
-        latest: dict[str, Span] = {}
-        for item in timeline.spans:
-            if item.lane.startswith("timer:"):
-                latest[item.lane[6:]] = item
-        for timer, _ in TIMER_LANES:
-            span = latest.get(timer)
-            if span is None:
-                self.values[timer].setText("—")
-                self.states[timer].setText("idle")
-            elif span.end is None and span.deadline is not None:
-                left = max(0, span.deadline - now) / ENGINE_RATE_HZ
-                self.values[timer].setText(f"{left:.1f} s")
-                self.states[timer].setText("running")
-            else:
-                self.values[timer].setText(
-                    "0.0 s" if span.outcome == "expired" else self.values[timer].text()
-                )
-                self.states[timer].setText(span.outcome or "stopped")
-
-    def reset(self) -> None:
-        """Back to idle."""
-        for timer, _ in TIMER_LANES:
-            self.values[timer].setText("—")
-            self.states[timer].setText("idle")
-        self.ending.setText("No operation has ended yet.")
-        self.ending.setStyleSheet("")
+    return default_data_dir() / "sessions"
 
 
 class MainWindow(QMainWindow):
@@ -238,6 +178,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(WINDOW_TITLE)
         self.setObjectName("CallSimMainWindow")
         self.settings = settings
+        # Before anything opens PortAudio: libasound's messages are counted, not printed.
+        self.alsa = alsa_quiet.install()
         self.audio = audio_status if audio_status is not None else probe_audio()
         self.input_factory = input_factory or default_input_factory
         self.output_factory = output_factory or default_output_factory
@@ -272,8 +214,16 @@ class MainWindow(QMainWindow):
         # a stream went through it; the devices currently lost, by role ("input", "output").
         self._device_events: queue.SimpleQueue[DeviceEvent] | None = None
         self._devices_lost: dict[str, DeviceEvent] = {}
+        self.request_records: list[dict[str, Any]] = []  # what this window sent, in order
+        self.script: LiveScript | None = None  # an opened scenario playing live
+        self._pending_options: CallOptions | None = None
+        self._pending_folder: Path | None = None
+        self.last_output: Path | None = None  # the last file an export or copy wrote
+        self._wheel_guard = WheelGuard(self)
+        self._app_log: list[str] = []  # status messages, in order (for the bug report)
 
         self._build_ui()
+        self.statusBar().messageChanged.connect(self._log_status)
         self._restore_settings()
         self._open_speaker()
         self.poll_timer = QTimer(self)
@@ -299,79 +249,153 @@ class MainWindow(QMainWindow):
         top = QWidget()
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
+        tl.setSpacing(2)
         self.countdowns = CountdownPanel()
         self.timeline = TimelineView()
         tl.addWidget(self.countdowns)
+        tl.addLayout(self._build_timeline_bar())
         tl.addWidget(self.timeline, 1)
         split.addWidget(top)
         self.tabs = QTabWidget()
         self.log = LogView()
+        self.log.request_for = self.request_for_record
         self.takes = TakesView()
         self.tabs.addTab(self.log, "Notification log")
         self.tabs.addTab(self.takes, "Takes")
+        clear = QToolButton()
+        clear.setText("Clear")
+        clear.setObjectName("clearLog")
+        clear.setToolTip("Clear the log and the takes of this call (the session folder stays)")
+        clear.clicked.connect(self.clear_views)
+        self.tabs.setCornerWidget(clear)
+        self.clear_button = clear
         split.addWidget(self.tabs)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
         cl.addWidget(split, 1)
         self.setCentralWidget(centre)
         self.centre_splitter = split
 
-        # Left dock: caller audio and the bot's request.
+        # Left dock: the bot's request (its form scrolls on its own; the send buttons stay
+        # under it, always on screen) and the Graph endpoint below the form.
         left = QWidget()
         ll = QVBoxLayout(left)
-        ll.addWidget(self._build_audio_group())
-        ll.addWidget(self._build_endpoint_group())
+        ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self._build_request_group(), 1)
+        ll.addWidget(self._build_endpoint_group())
         scroll = QScrollArea()
+        scroll.setObjectName("requestScroll")
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # Wide enough for the form: no horizontal scroll bar on a fresh layout.
         bar = scroll.verticalScrollBar().sizeHint().width()
         scroll.setMinimumWidth(max(360, left.minimumSizeHint().width() + bar + 4))
-        dock = QDockWidget("Call and bot", self)
+        self.request_scroll = scroll
+        request_panel = QWidget()
+        rl = QVBoxLayout(request_panel)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(scroll, 1)
+        rl.addLayout(self._build_send_buttons())
+        dock = QDockWidget("Bot request", self)
         dock.setObjectName("callDock")
-        dock.setWidget(scroll)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
+        dock.setWidget(request_panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
 
-        # Right dock: the keypad.
+        # Right dock: the caller (audio in and out, call buttons, meters) and the keypad.
         self.keypad = Keypad()
         self.keypad.install_shortcuts(self)
         self.keypad.key_pressed.connect(self.press_key)
-        kdock = QDockWidget("Caller keypad", self)
+        caller = QWidget()
+        kl = QVBoxLayout(caller)
+        kl.setContentsMargins(2, 2, 2, 2)
+        kl.addWidget(self._build_audio_group())
+        kl.addWidget(self.keypad, 1)
+        kdock = QDockWidget("Caller", self)
         kdock.setObjectName("keypadDock")
-        kdock.setWidget(self.keypad)
-        kdock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
+        kdock.setWidget(caller)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, kdock)
         # Room goes to the timeline; a saved layout (restoreState) overrides this.
         self.resizeDocks([dock, kdock], [400, 300], Qt.Orientation.Horizontal)
+        self.docks = (dock, kdock)
 
         # Status bar.
         self.time_label = QLabel("no call")
         self.overflow_label = QLabel("input overflows: 0")
         self.overflow_label.setObjectName("overflowLabel")
+        self.underrun_label = QLabel("")
+        self.underrun_label.setObjectName("underrunLabel")
+        self.underrun_label.setToolTip(
+            "Speaker underruns the sound system reported (ALSA); they are counted here instead "
+            "of printed in the terminal"
+        )
+        self.output_link = QLabel("")
+        self.output_link.setObjectName("outputLink")
+        self.output_link.setOpenExternalLinks(True)
+        self.output_link.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.folder_label = QLabel("")
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().addPermanentWidget(self.output_link)
         self.statusBar().addPermanentWidget(self.time_label)
         self.statusBar().addPermanentWidget(self.overflow_label)
         # Issue 12 hook: the microphone's measured input latency (app/audio/devices.py).
         self.input_latency_label = QLabel("")
         self.input_latency_label.setObjectName("inputLatencyLabel")
         self.statusBar().addPermanentWidget(self.input_latency_label)
+        self.statusBar().addPermanentWidget(self.underrun_label)
         self.statusBar().addWidget(self.folder_label, 1)
 
         self._build_menus()
         self.log.export_requested.connect(self._export_record)
+        self.log.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.takes.play_requested.connect(self.play_take)
         self.takes.stop_requested.connect(self.stop_replay)
         self.takes.export_requested.connect(self._export_take)
+        install_wheel_guard(left, self._wheel_guard)
+        install_wheel_guard(caller, self._wheel_guard)
         self._update_call_buttons()
+
+    def _build_timeline_bar(self) -> QHBoxLayout:
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        self.follow_live = QCheckBox("Follow live")
+        self.follow_live.setObjectName("followLive")
+        self.follow_live.setChecked(True)
+        self.follow_live.setToolTip('Keep "now" in view; the wheel on the timeline scrolls back')
+        zoom_out = QToolButton()
+        zoom_out.setText("−")
+        zoom_out.setToolTip("Zoom out (Ctrl + wheel)")
+        zoom_in = QToolButton()
+        zoom_in.setText("+")
+        zoom_in.setToolTip("Zoom in (Ctrl + wheel)")
+        back = QToolButton()
+        back.setText("◀")
+        back.setToolTip("Scroll back (wheel)")
+        forward = QToolButton()
+        forward.setText("▶")
+        forward.setToolTip("Scroll forward (wheel)")
+        self.timeline_span = QLabel("")
+        bar.addWidget(QLabel("Timeline:"))
+        for widget in (back, forward, zoom_out, zoom_in):
+            bar.addWidget(widget)
+        bar.addWidget(self.follow_live)
+        bar.addWidget(self.timeline_span)
+        bar.addStretch(1)
+        self.follow_live.toggled.connect(self.timeline.set_follow_live)
+        zoom_in.clicked.connect(lambda: self.timeline.zoom(0.8))
+        zoom_out.clicked.connect(lambda: self.timeline.zoom(1.25))
+        back.clicked.connect(lambda: self.timeline.scroll_s(-self.timeline.window_s / 2))
+        forward.clicked.connect(lambda: self.timeline.scroll_s(self.timeline.window_s / 2))
+        self.timeline.view_changed.connect(self._timeline_view_changed)
+        self._timeline_view_changed()
+        return bar
+
+    def _timeline_view_changed(self) -> None:
+        self.follow_live.blockSignals(True)
+        self.follow_live.setChecked(self.timeline.follow_live)
+        self.follow_live.blockSignals(False)
+        self.timeline_span.setText(f"{self.timeline.window_s:g} s shown")
 
     def _device_banner(self) -> str:
         """What the banner says about the audio devices found at start (empty: all is well)."""
@@ -415,18 +439,26 @@ class MainWindow(QMainWindow):
         elif not self.audio.outputs:
             self.output_combo.setCurrentIndex(self.output_combo.count() - 1)
         form.addRow("Output", self.output_combo)
+        for combo in (self.input_combo, self.output_combo):
+            # Device names can be long: the dock keeps its width, the open list shows them.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(16)
+        self.wav_controls = self._build_wav_controls()
+        form.addRow("", self.wav_controls)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start call")
         self.start_button.setObjectName("startCall")
-        self.hangup_button = QPushButton("Hang up (caller)")
+        self.hangup_button = QPushButton("Hang up")
+        self.hangup_button.setToolTip("The caller hangs up")
         self.hangup_button.setObjectName("hangUp")
         self.drop_media_button = QPushButton("Drop media")
         self.drop_media_button.setObjectName("dropMedia")
-        self.drop_media_button.setCheckable(True)
         self.drop_media_button.setToolTip(
-            "While pressed, the caller's media does not reach the call (a network loss): the "
+            "While held down, the caller's media does not reach the call (a network loss): the "
             "engine hears nothing and time goes on. After the media timeout (2 s), Graph fails "
-            "a running operation with 500/8513."
+            "a running operation with 500/8513. Release it and the media is back."
         )
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.hangup_button)
@@ -434,15 +466,81 @@ class MainWindow(QMainWindow):
         form.addRow(buttons)
         self.meter = LevelMeter()
         self.wave = LiveWaveform()
+        self.wave.setMinimumHeight(36)
         form.addRow("Level", self.meter)
         form.addRow("Waveform", self.wave)
         self.input_combo.currentIndexChanged.connect(self._input_changed)
         self.output_combo.currentIndexChanged.connect(lambda _: self._open_speaker())
         self.start_button.clicked.connect(self.start_call)
         self.hangup_button.clicked.connect(self.hang_up)
-        self.drop_media_button.toggled.connect(self.set_media_dropped)
+        self.drop_media_button.pressed.connect(lambda: self.set_media_dropped(True))
+        self.drop_media_button.released.connect(lambda: self.set_media_dropped(False))
         self._input_changed()
         return group
+
+    def _build_wav_controls(self) -> QWidget:
+        """Play/pause, restart, loop and position of a WAV file playing as the microphone."""
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.wav_pause = QToolButton()
+        self.wav_pause.setObjectName("wavPause")
+        self.wav_pause.setText("⏸ Pause")
+        self.wav_pause.setCheckable(True)
+        self.wav_pause.setToolTip("Pause the file: the microphone sends silence meanwhile")
+        self.wav_restart = QToolButton()
+        self.wav_restart.setObjectName("wavRestart")
+        self.wav_restart.setText("⏮ Restart")
+        self.wav_restart.setToolTip("Play the file again from its start")
+        self.wav_loop = QCheckBox("Loop")
+        self.wav_loop.setObjectName("wavLoop")
+        self.wav_position = QLabel("")
+        self.wav_position.setObjectName("wavPosition")
+        # A long file name must not widen the dock: the label takes what is left.
+        self.wav_position.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        for widget in (self.wav_pause, self.wav_restart, self.wav_loop):
+            layout.addWidget(widget)
+        layout.addWidget(self.wav_position, 1)
+        self.wav_pause.toggled.connect(self._wav_pause)
+        self.wav_restart.clicked.connect(self._wav_restart)
+        self.wav_loop.toggled.connect(self._wav_loop)
+        return row
+
+    def _file_microphone(self) -> FileInputDevice | None:
+        session = self.session
+        if session is not None and isinstance(session.microphone, FileInputDevice):
+            return session.microphone
+        return None
+
+    def _wav_pause(self, paused: bool) -> None:
+        self.wav_pause.setText("▶ Play" if paused else "⏸ Pause")
+        mic = self._file_microphone()
+        if mic is not None:
+            mic.set_paused(paused)
+
+    def _wav_restart(self) -> None:
+        mic = self._file_microphone()
+        if mic is not None:
+            mic.restart()
+            self.statusBar().showMessage(f"{mic.name}: playing again from 0.0 s.", 4000)
+
+    def _wav_loop(self, loop: bool) -> None:
+        mic = self._file_microphone()
+        if mic is not None:
+            mic.set_loop(loop)
+
+    def _show_wav_position(self) -> None:
+        mic = self._file_microphone()
+        if mic is None or not mic.track_frames:
+            name = Path(self.input_file.text().strip()).name
+            self.wav_position.setText(name)
+            return
+        rate = mic.rate_hz
+        at_s = min(mic.track_position, mic.track_frames) / rate
+        state = " (paused)" if mic.paused else (" (ended)" if mic.finished else "")
+        self.wav_position.setText(
+            f"{mic.name.removeprefix('File: ')} {at_s:.1f} / {mic.track_frames / rate:.1f} s{state}"
+        )
 
     def _build_endpoint_group(self) -> QGroupBox:
         group = QGroupBox("Graph endpoint (for a real bot)")
@@ -491,10 +589,13 @@ class MainWindow(QMainWindow):
         return group
 
     def _build_request_group(self) -> QGroupBox:
-        group = QGroupBox("Bot request")
+        group = QGroupBox("Bot request (recordResponse)")
         layout = QVBoxLayout(group)
         self.form = RequestForm(sample_prompts())
         layout.addWidget(self.form, 1)
+        return group
+
+    def _build_send_buttons(self) -> QGridLayout:
         grid = QGridLayout()
         self.send_record = QPushButton("Send recordResponse")
         self.send_record.setObjectName("sendRecordResponse")
@@ -506,7 +607,6 @@ class MainWindow(QMainWindow):
         grid.addWidget(self.send_play, 1, 0)
         grid.addWidget(self.send_cancel, 1, 1)
         grid.addWidget(self.send_subscribe, 1, 2)
-        layout.addLayout(grid)
         self.send_record.clicked.connect(
             lambda: self.send_action("recordResponse", self.form.record_body())
         )
@@ -519,14 +619,32 @@ class MainWindow(QMainWindow):
         self.send_subscribe.clicked.connect(
             lambda: self.send_action("subscribeToTone", self.form.subscribe_body())
         )
-        return group
+        return grid
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("Open scenario or saved session…", self)
+        self.open_action.setShortcut("Ctrl+O")
+        self.open_action.triggered.connect(lambda: self.open_scenario(None))
+        file_menu.addAction(self.open_action)
+        self.presets_menu = file_menu.addMenu("Presets (one per ending)")
+        self.preset_actions: dict[str, QAction] = {}
+        for path in example_scenarios():
+            action = QAction(path.stem, self)
+            with contextlib.suppress(ScenarioError, OSError):
+                action.setToolTip(load_scenario(path).description)
+            action.triggered.connect(lambda _=False, p=path: self.open_scenario(p))
+            self.presets_menu.addAction(action)
+            self.preset_actions[path.stem] = action
+        self.presets_menu.setToolTipsVisible(True)
+        file_menu.addSeparator()
         self.save_session_action = QAction("Save session to folder…", self)
         self.save_session_action.setShortcut("Ctrl+S")
         self.save_session_action.triggered.connect(lambda: self.save_session_to(None))
         file_menu.addAction(self.save_session_action)
+        self.bug_report_action = QAction("Save bug report (zip)…", self)
+        self.bug_report_action.triggered.connect(lambda: self.save_bug_report(None))
+        file_menu.addAction(self.bug_report_action)
         file_menu.addSeparator()
         for title, handler in (
             ("Export last request…", self._export_last_request),
@@ -542,12 +660,62 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut("Ctrl+Q")
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+
+        call_menu = self.menuBar().addMenu("&Call")
+        self.new_call_action = QAction("New call", self)
+        self.new_call_action.setShortcut("Ctrl+N")
+        self.new_call_action.setToolTip("Hang up the current call (if any) and start a new one")
+        self.new_call_action.triggered.connect(self.new_call)
+        self.clear_action = QAction("Clear log and takes", self)
+        self.clear_action.triggered.connect(self.clear_views)
+        call_menu.addAction(self.new_call_action)
+        call_menu.addAction(self.clear_action)
+
         view = self.menuBar().addMenu("&View")
-        for dock in self.findChildren(QDockWidget):
+        self.view_menu = view
+        for dock in self.docks:
+            # Closable docks: their toggle actions are enabled only then (Qt disables them
+            # for a dock that cannot be closed).
+            dock.setFeatures(
+                QDockWidget.DockWidgetFeature.DockWidgetMovable
+                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            )
             view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        self.presenter_action = QAction("Presenter mode (large countdowns)", self)
+        self.presenter_action.setCheckable(True)
+        self.presenter_action.setShortcut("F11")
+        self.presenter_action.toggled.connect(self.set_presenter_mode)
+        view.addAction(self.presenter_action)
+        self.follow_action = QAction("Timeline follows live", self)
+        self.follow_action.setCheckable(True)
+        self.follow_action.setChecked(True)
+        self.follow_action.toggled.connect(self.follow_live.setChecked)
+        self.follow_live.toggled.connect(self.follow_action.setChecked)
+        view.addAction(self.follow_action)
+        for title, factor, key in (
+            ("Zoom timeline in", 0.8, "Ctrl+="),
+            ("Zoom timeline out", 1.25, "Ctrl+-"),
+        ):
+            action = QAction(title, self)
+            action.setShortcut(key)
+            action.triggered.connect(lambda _=False, f=factor: self.timeline.zoom(f))
+            view.addAction(action)
         self.diagnostics_action = QAction("Diagnostics…", self)  # `callsim doctor`'s report
         self.diagnostics_action.triggered.connect(lambda: show_diagnostics(self))
         self.menuBar().addMenu("&Help").addAction(self.diagnostics_action)
+
+    def _log_status(self, text: str) -> None:
+        if text:
+            self._app_log.append(f"{time.strftime('%H:%M:%S')} {text}")
+
+    def set_presenter_mode(self, on: bool) -> None:
+        """Large countdowns and ending for a projector; the log and takes get out of the way."""
+        self.countdowns.set_presenter(on)
+        self.centre_splitter.setSizes([3, 1] if on else [3, 2])
+        if self.presenter_action.isChecked() != on:
+            self.presenter_action.setChecked(on)
 
     # ================================================================== devices
 
@@ -855,10 +1023,109 @@ class MainWindow(QMainWindow):
 
     # ================================================================== the call
 
+    def new_call(self) -> bool:
+        """Hang up the current call (its session folder stays) and start a new one."""
+        if self.session is not None and self.session.running:
+            self.session.hang_up()
+            self.session.wait_engine()
+            self._finish_session()
+        self.script = None
+        return self.start_call()
+
+    def clear_views(self) -> None:
+        """Clear the log, the takes and the timeline on screen (the session folder stays)."""
+        self.log.clear()
+        self.takes.clear()
+        self.countdowns.reset()
+        self.statusBar().showMessage(
+            "Log and takes cleared (the session folder keeps everything).", 6000
+        )
+
+    def open_scenario(self, path: Path | None) -> Scenario | None:
+        """Load a scenario or a saved session and play it live: form, caller audio, bot actions.
+
+        The first recordResponse body fills the form; the caller's audio (``caller_track``)
+        becomes the microphone, written as ``opened-caller.wav`` in the new session folder; the
+        bot's actions and the caller's keys, gaps and hang-up are sent at their times as the
+        call runs (``LiveScript``). A running call is hung up first.
+        """
+        if path is None:
+            start = str(self.settings.value("open/dir", str(Path.home())))
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, "Open scenario or saved session", start, "Scenario (*.toml)"
+            )
+            if not chosen:
+                return None
+            path = Path(chosen)
+            self.settings.setValue("open/dir", str(path.parent))
+        if path.is_dir():
+            path = path / "scenario.toml"
+        try:
+            scenario = load_scenario(path)
+            from app.scenario.runner import caller_track
+
+            track = caller_track(scenario)
+        except (ScenarioError, OSError) as exc:
+            self.banner.show_message(f"Cannot open {path}: {exc}")
+            return None
+        first_record = next(
+            (b for b in scenario.bot if b.action == "recordResponse" and isinstance(b.body, dict)),
+            None,
+        )
+        if first_record is not None:
+            self.form.set_body(absolute_prompts(first_record.body, scenario.base_dir))
+        if self.session is not None and self.session.running:
+            self.session.hang_up()
+            self.session.wait_engine()
+            self._finish_session()
+        folder = self._new_session_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        from app.audio.wav import write_wav
+
+        caller_wav = folder / "opened-caller.wav"
+        write_wav(caller_wav, track)
+        self.input_combo.setCurrentIndex(self.input_combo.findText("WAV file as microphone"))
+        self.input_file.setText(str(caller_wav))
+        self._pending_options = scenario.call
+        self._pending_folder = folder
+        if not self.start_call():
+            return None
+        self.script = LiveScript.of(scenario)
+        self.statusBar().showMessage(
+            f"Playing {scenario.name or path.name} live: {len(self.script.entries)} entries", 10000
+        )
+        self.countdowns.ending.setText(f"Opened: {scenario.name} — {scenario.description}".strip())
+        return scenario
+
+    def _play_script(self) -> None:
+        """Send the opened scenario's entries whose time has come (from ``poll``)."""
+        script, session = self.script, self.session
+        if script is None or session is None or not session.running:
+            return
+        now = session.fed_samples
+        if script.media_back_at is not None and now >= script.media_back_at:
+            script.media_back_at = None
+            session.set_media_dropped(False)
+        for kind, payload in script.due(now):
+            if kind == "bot":
+                body = payload.raw_body.encode() if payload.raw_body is not None else payload.body
+                self.send_action(payload.action, body)
+            elif kind == "key":
+                key, entry = payload
+                session.press_key(key, entry.dtmf_mode)
+            elif kind == "no_media":
+                session.set_media_dropped(True)
+                script.media_back_at = now + payload
+            elif kind == "hangup":
+                session.hang_up()
+        if script.done:
+            self.script = None
+
     def start_call(self) -> bool:
         """Open the microphone and start a new call (a new session folder)."""
         if self.session is not None and self.session.running:
             return True
+        options, self._pending_options = self._pending_options, None
         choice = self.input_choice()
         if choice.kind == "file" and not Path(choice.path).is_file():
             self.statusBar().showMessage("Choose a WAV file to play as the microphone.", 8000)
@@ -868,9 +1135,13 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # a device that vanished, a bad file: say so, keep running
             QMessageBox.warning(self, "CallSim", f"Cannot open the input:\n{exc}")
             return False
-        folder = self._new_session_folder()
+        folder = self._pending_folder or self._new_session_folder()
+        self._pending_folder = None
         self._reset_views()
-        session = LiveSession(microphone, self.speaker, folder, manage_speaker=False)
+        session = LiveSession(microphone, self.speaker, folder, options, manage_speaker=False)
+        if isinstance(microphone, FileInputDevice):
+            microphone.set_loop(self.wav_loop.isChecked())
+            self.wav_pause.setChecked(False)
         self._events_q = session.subscribe()
         try:
             session.start()
@@ -921,7 +1192,29 @@ class MainWindow(QMainWindow):
             action,
             body,
         )
+        self.request_records.append(self._last_request)
         self.session.action(action, body)
+
+    def request_for_record(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The request behind a log row, for "copy as curl" (None: the row is not a request).
+
+        A response row is the answer to this window's n-th request (the engine answers in
+        order); an endpoint row of the bot's HTTP request is its method and URL (the endpoint
+        does not keep bodies).
+        """
+        if record["kind"] == "response":
+            # Rows hand out copies of their records: find this one by value.
+            responses = [r for r in self.log.records if r["kind"] == "response"]
+            index = next((i for i, r in enumerate(responses) if r == record), None)
+            if index is not None and index < len(self.request_records):
+                request = self.request_records[index]
+                if request["action"] == record.get("action"):
+                    return request
+            return None
+        if record["kind"] == "http" and self.server is not None:
+            base = self.server.graph_base_url("v1.0").removesuffix("/v1.0")
+            return {"method": record["method"], "url": f"{base}{record['path']}"}
+        return None
 
     def press_key(self, key: str, mode: str) -> None:
         """The caller presses a key on the keypad."""
@@ -943,6 +1236,7 @@ class MainWindow(QMainWindow):
         self._last_response = None
         self._keys_at = {}
         self._stop_tone_endings = {}
+        self.request_records = []
         self.log.clear()
         self.takes.clear()
         self.wave.clear()
@@ -954,7 +1248,7 @@ class MainWindow(QMainWindow):
         self.hangup_button.setEnabled(live)
         self.drop_media_button.setEnabled(live)
         if not live:
-            self.drop_media_button.setChecked(False)
+            self.drop_media_button.setDown(False)
         # A live call can move to another microphone or speaker (devices only: a file or
         # silence starts with a new call); the supervisor re-opens the stream by name.
         mic = self.session.microphone if self.session is not None else None
@@ -969,6 +1263,10 @@ class MainWindow(QMainWindow):
         """Timer: drain events and levels, repaint. Decides nothing (DESIGN.md rule 1)."""
         self._drain_server_inbox()
         self._drain_device_events()
+        self._play_script()
+        self._show_wav_position()
+        if self.alsa is not None and (self.alsa.underruns or self.alsa.other):
+            self.underrun_label.setText(f"speaker underruns: {self.alsa.underruns}")
         session = self.session
         if session is not None and self._events_q is not None:
             levels = drain_queue(session.levels)
@@ -1062,6 +1360,8 @@ class MainWindow(QMainWindow):
             self.timeline_model.add(event)
             if isinstance(event, ev.ActionResponse):
                 self._on_response(event)
+            elif isinstance(event, ev.OperationStarted):
+                self.countdowns.operation_started(event.kind, event.sample_index)
             elif isinstance(event, ev.KeyPressed):
                 self._keys_at[event.sample_index] = event.key
                 # A stop tone ends the operation before the key's own event is released
@@ -1101,7 +1401,8 @@ class MainWindow(QMainWindow):
             self._stop_tone_endings[event.sample_index] = event
         words = ending_in_words(event, request, key)
         code = code_text(event)
-        self.timeline.ending_labels[event.operation_id] = f"{event.subcode} {words}"
+        short = "dropped" if event.status == "dropped" else f"{event.code}/{event.subcode}"
+        self.timeline.ending_labels[event.operation_id] = f"{words} — {short}"
         ok = event.status == "completed"
         self.countdowns.ending.setText(f"{event.kind} ended: {words}  —  {code}")
         self.countdowns.ending.setStyleSheet("color: #2e7d32;" if ok else "color: #c62828;")
@@ -1149,6 +1450,14 @@ class MainWindow(QMainWindow):
 
     # ================================================================== exports
 
+    def report_written(self, what: str, path: Path) -> None:
+        """Say in the status bar what was written where, with a link to open its folder."""
+        self.last_output = path
+        self.statusBar().showMessage(f"Wrote {what} to {path}", 15000)
+        self.output_link.setText(folder_link(path))
+        self.output_link.setToolTip(str(path))
+        self._app_log.append(f"wrote {what}: {path}")
+
     def _ask_file(self, title: str, name: str, pattern: str) -> Path | None:
         start = str(Path(str(self.settings.value("export/dir", str(Path.home())))) / name)
         path, _ = QFileDialog.getSaveFileName(self, title, start, pattern)
@@ -1163,7 +1472,7 @@ class MainWindow(QMainWindow):
             return
         path = self._ask_file("Export request", "request.json", "JSON (*.json)")
         if path is not None:
-            export_request(path, self._last_request)
+            self.report_written("the last request", export_request(path, self._last_request))
 
     def _export_last_response(self) -> None:
         if self._last_response is None:
@@ -1171,18 +1480,20 @@ class MainWindow(QMainWindow):
             return
         path = self._ask_file("Export response", "response.json", "JSON (*.json)")
         if path is not None:
-            export_response(path, self._last_response)
+            self.report_written("the last response", export_response(path, self._last_response))
 
     def _export_notifications(self) -> None:
         path = self._ask_file("Export notifications", "notifications.json", "JSON (*.json)")
         if path is not None:
             export_notifications(path, self.events)
+            self.report_written("the notifications", path)
 
     def _export_record(self, record: dict[str, Any]) -> None:
         name = f"{record['kind']}-{record['t']:.3f}s.json"
         path = self._ask_file("Export record", name, "JSON (*.json)")
         if path is not None:
             write_json(path, record)
+            self.report_written(f"the {record['kind']} record", path)
 
     def _export_take(self, take: Take | None) -> None:
         if take is None:
@@ -1190,6 +1501,7 @@ class MainWindow(QMainWindow):
         path = self._ask_file("Export recording", f"{take.operation_id}.wav", "WAV (*.wav)")
         if path is not None:
             export_recording(take.path, path)
+            self.report_written("the take's WAV", path)
 
     def save_session_to(self, folder: Path | None) -> Path | None:
         """Save the session (scenario + caller.wav + every export) into ``folder`` (ask if None)."""
@@ -1197,17 +1509,41 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No session to save yet.", 4000)
             return None
         if folder is None:
-            start = str(self.settings.value("export/dir", str(Path.home())))
-            chosen = QFileDialog.getExistingDirectory(self, "Save session into folder", start)
-            if not chosen:
+            # A new folder, named by the user (a save dialog can create it; a folder picker
+            # could only pick an existing one).
+            name = f"callsim-session-{time.strftime('%Y%m%d-%H%M%S')}"
+            chosen = self._ask_file("Save session as a new folder", name, "Folder (*)")
+            if chosen is None:
                 return None
-            folder = Path(chosen)
-            self.settings.setValue("export/dir", str(folder))
+            folder = chosen
         saved = save_session(self.session.snapshot(), folder)
+        self.report_written("the session", saved.scenario)
         self.statusBar().showMessage(
-            f"Session saved to {folder}: replay with `callsim run {saved.scenario}`", 10000
+            f"Session saved to {folder}: replay with `callsim run {saved.scenario}` or File → Open",
+            15000,
         )
         return folder
+
+    def save_bug_report(self, out: Path | None, doctor_text: str | None = None) -> Path | None:
+        """Zip the session folder, the window's log and `callsim doctor` into ``out`` (ask)."""
+        if self.session is None:
+            self.statusBar().showMessage("No session to report yet: start a call first.", 6000)
+            return None
+        if out is None:
+            name = f"callsim-bug-{time.strftime('%Y%m%d-%H%M%S')}.zip"
+            out = self._ask_file("Save bug report", name, "Zip (*.zip)")
+            if out is None:
+                return None
+        if doctor_text is None:
+            self.statusBar().showMessage("Collecting `callsim doctor` …")
+            QGuiApplication.processEvents()
+            from app.ui.diagnostics import collect_report
+
+            doctor_text = collect_report()
+        self.session.wait_engine()
+        bug_report_zip(self.session.session_dir, "\n".join(self._app_log) + "\n", doctor_text, out)
+        self.report_written("the bug report", out)
+        return out
 
     # ================================================================== settings
 

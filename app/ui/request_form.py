@@ -58,6 +58,50 @@ PROMPT_KINDS = (
 SPIN_MAX_S = 999
 ERROR_STYLE = "color: #c62828; font-weight: bold;"
 INVALID_SPIN_STYLE = "QSpinBox { background: #ffebee; color: #b71c1c; }"
+# A selected stop tone must read as "on" at a glance and on a projector: filled, bold, framed.
+STOP_TONE_STYLE = (
+    "QToolButton { border: 1px solid #9e9e9e; border-radius: 3px; padding: 2px; }"
+    "QToolButton:checked { background: #1565c0; color: white; font-weight: bold;"
+    " border: 2px solid #0d47a1; }"
+)
+# The error area keeps this many lines whether or not there is an error, so that an error
+# appearing does not push the preview (and the send buttons under it) down.
+ERROR_LINES = 4
+# Body fields a Graph 400 message may name, and what stands in for each while looking for the
+# next error (the documented default, or leaving the optional field out).
+_FIELD_FALLBACKS: dict[str, Any] = {
+    "initialSilenceTimeoutInSeconds": DEFAULT_INITIAL_SILENCE_TIMEOUT_S,
+    "maxSilenceTimeoutInSeconds": DEFAULT_MAX_SILENCE_TIMEOUT_S,
+    "maxRecordDurationInSeconds": DEFAULT_MAX_RECORD_DURATION_S,
+    "clientContext": None,
+    "stopTones": None,
+    "prompts": None,
+}
+
+
+def all_errors(body: dict[str, Any]) -> list[str]:
+    """Every 400 message ``body`` would get, one field at a time, in Graph's order.
+
+    Graph reports the first problem only; after each one the field it names is set to its
+    default (or left out) and the body checked again, so the user sees every problem at once.
+    """
+    body = dict(body)
+    messages: list[str] = []
+    for _ in range(len(_FIELD_FALLBACKS) + 1):
+        try:
+            parse_record_response(body)
+        except GraphError as err:
+            messages.append(err.message)
+            field = next((name for name in _FIELD_FALLBACKS if name in err.message), None)
+            if field is None or field not in body:
+                break
+            if _FIELD_FALLBACKS[field] is None:
+                del body[field]
+            else:
+                body[field] = _FIELD_FALLBACKS[field]
+        else:
+            break
+    return messages
 
 
 class TimerField(QWidget):
@@ -169,6 +213,7 @@ class RequestForm(QWidget):
                 button.setText(key)
                 button.setCheckable(True)
                 button.setMinimumWidth(30)
+                button.setStyleSheet(STOP_TONE_STYLE)
                 button.setToolTip(f"End the recording when the caller presses {key}")
                 grid.addWidget(button, r, c)
                 self.stop_tone_buttons[key] = button
@@ -182,6 +227,8 @@ class RequestForm(QWidget):
         self.error.setWordWrap(True)
         self.error.setStyleSheet(ERROR_STYLE)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.error.setFixedHeight(self.error.fontMetrics().lineSpacing() * ERROR_LINES + 4)
         outer.addWidget(self.error)
         outer.addWidget(QLabel("Body the bot will POST (recordResponse):"))
         self.preview = QPlainTextEdit()
@@ -189,7 +236,7 @@ class RequestForm(QWidget):
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         mono.setPointSizeF(max(8.0, QFont().pointSizeF() * 0.9))
         self.preview.setFont(mono)
-        self.preview.setMinimumHeight(150)
+        self.preview.setMinimumHeight(120)
         outer.addWidget(self.preview, 1)
 
         for signal in (
@@ -263,11 +310,12 @@ class RequestForm(QWidget):
 
     def validation_error(self) -> str:
         """The message Graph's 400 would carry for the current body, or ""."""
-        try:
-            parse_record_response(self.record_body())
-        except GraphError as err:
-            return err.message
-        return ""
+        errors = all_errors(self.record_body())
+        return errors[0] if errors else ""
+
+    def validation_errors(self) -> list[str]:
+        """Every problem of the current body, the one Graph's 400 would carry first."""
+        return all_errors(self.record_body())
 
     # -- reacting ---------------------------------------------------------------------------
 
@@ -277,10 +325,15 @@ class RequestForm(QWidget):
             self._form.setRowVisible(widget, name == kind)
         body = self.record_body()
         self.preview.setPlainText(json.dumps(body, indent=2, ensure_ascii=False))
-        message = self.validation_error()
-        self.error.setText(f"Graph would answer 400: {message}" if message else "")
+        errors = self.validation_errors()
+        text = ""
+        if errors:
+            text = f"Graph would answer 400: {errors[0]}"
+            text += "".join(f"\nthen: {more}" for more in errors[1:])
+        self.error.setText(text)
+        self.error.setToolTip(text)
         for timer in self.timers:
-            timer.mark_invalid(bool(message) and timer.json_name in message)
+            timer.mark_invalid(any(timer.json_name in message for message in errors))
         self.changed.emit()
 
     def _browse_prompt(self) -> None:
@@ -289,6 +342,50 @@ class RequestForm(QWidget):
         )
         if path:
             self.prompt_file.setText(path)
+
+    def set_body(self, body: dict[str, Any]) -> None:
+        """Fill the form from a recordResponse body (a scenario's); odd values are kept as typed.
+
+        Values Graph would refuse are set too (a 400 scenario shows its error inline); a value
+        of the wrong JSON type leaves its field as it was.
+        """
+        prompts = body.get("prompts") or []
+        uri = None
+        if isinstance(prompts, list) and prompts and isinstance(prompts[0], dict):
+            info = prompts[0].get("mediaInfo")
+            uri = info.get("uri") if isinstance(info, dict) else None
+        if not isinstance(uri, str):
+            self.prompt_kind.setCurrentIndex(self.prompt_kind.findData("none"))
+        else:
+            sample = next(
+                (i for i, p in enumerate(self.sample_prompts) if p.resolve().as_uri() == uri), None
+            )
+            if sample is not None:
+                self.sample_combo.setCurrentIndex(sample)
+                self.prompt_kind.setCurrentIndex(self.prompt_kind.findData("sample"))
+            else:
+                self.prompt_uri.setText(uri)
+                self.prompt_kind.setCurrentIndex(self.prompt_kind.findData("uri"))
+        for box, name, default in (
+            (self.play_beep, "playBeep", True),
+            (self.barge_in, "bargeInAllowed", False),
+        ):
+            flag = body.get(name, default)
+            box.setChecked(flag if isinstance(flag, bool) else default)
+        defaults = (
+            DEFAULT_INITIAL_SILENCE_TIMEOUT_S,
+            DEFAULT_MAX_SILENCE_TIMEOUT_S,
+            DEFAULT_MAX_RECORD_DURATION_S,
+        )
+        for timer, default_s in zip(self.timers, defaults, strict=True):
+            value = body.get(timer.json_name, default_s)
+            if isinstance(value, int) and not isinstance(value, bool):
+                timer.set_value(max(0, min(SPIN_MAX_S, value)))
+        tones = body.get("stopTones") or []
+        for key, button in self.stop_tone_buttons.items():
+            button.setChecked(isinstance(tones, list) and key in [str(t).upper() for t in tones])
+        context = body.get("clientContext")
+        self.client_context.setText(context if isinstance(context, str) else "")
 
     # -- settings -----------------------------------------------------------------------------
 

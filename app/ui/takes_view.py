@@ -104,7 +104,7 @@ class TakesView(QWidget):
         """Forget every take."""
         self.takes = []
         self.list.clear()
-        self.waveform.set_samples(np.zeros(0, dtype=np.float32))
+        self.waveform.clear()
         self.heading.setText("Select a take to see and replay it.")
         self._update_buttons()
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent, QPen, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.core.clock import ENGINE_RATE_HZ
 from app.core.timeline import Span, Timeline
+from app.graph.results import RESULTS, describe
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,26 @@ LANE_COLOURS = {lane.key: lane.colour for lane in LANES}
 LABEL_WIDTH_PX = 120
 HEADER_PX = 22
 DEFAULT_WINDOW_S = 20.0
+# Zoom limits: 2 s shows single key presses apart; 10 min holds the longest take (120 s) and
+# the pauses around it several times over.
+MIN_WINDOW_S = 2.0
+MAX_WINDOW_S = 600.0
+ZOOM_STEP = 1.25
+# One wheel notch (120 eighths of a degree) scrolls this fraction of the visible window.
+SCROLL_PER_NOTCH = 0.1
+LABEL_PAD_PX = 4
+_WORDS_BY_SUBCODE = {spec.subcode: (ending, spec) for ending, spec in RESULTS.items()}
+
+
+def ending_label(subcode: int, reason: str) -> str:
+    """An ending in words and code when no richer label was given, e.g. "stop tone … 200/8514"."""
+    found = _WORDS_BY_SUBCODE.get(subcode)
+    if found is None:
+        return f"{reason} — {subcode}"
+    ending, spec = found
+    return f"{describe(ending)} — {spec.code}/{spec.subcode}"
+
+
 BACKGROUND = QColor("#1e1f24")
 TEXT = QColor("#e8e8e8")
 GRID = QColor("#33353d")
@@ -50,16 +71,139 @@ ENDING = QColor("#ff5252")
 
 
 class TimelineView(QWidget):
-    """Paints lanes of spans, key ticks, timer countdowns and endings."""
+    """Paints lanes of spans, key ticks, timer countdowns and endings.
+
+    It follows "now" unless the user scrolls back (wheel, or ``scroll_s``); Ctrl + wheel zooms.
+    ``view_changed`` tells the window to update its follow-live toggle.
+    """
+
+    view_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.timeline = Timeline()
         self.now_samples: Callable[[], int] = lambda: 0
         self.window_s = DEFAULT_WINDOW_S
-        self.ending_labels: dict[str, str] = {}  # operation id -> "8509 max silence"
+        self.follow_live = True
+        self.view_end_s = DEFAULT_WINDOW_S  # right edge of the window when not following
+        self.ending_labels: dict[str, str] = {}  # operation id -> "max silence … — 200/8509"
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumHeight(HEADER_PX + 18 * len(LANES))
+        self.setMinimumHeight(HEADER_PX + 14 * len(LANES))
+        self.setToolTip("Wheel: scroll back in time · Ctrl + wheel: zoom")
+
+    # -- the visible window --------------------------------------------------------------------
+
+    def visible_range(self) -> tuple[int, int]:
+        """(first, last) sample shown."""
+        window = round(self.window_s * ENGINE_RATE_HZ)
+        if self.follow_live:
+            now = self._now()
+            t0 = max(0, now - window + window // 10)  # keep 10 % of room right of "now"
+        else:
+            t0 = max(0, round(self.view_end_s * ENGINE_RATE_HZ) - window)
+        return t0, t0 + window
+
+    def set_follow_live(self, follow: bool) -> None:
+        """Follow "now" (True) or stay where the user scrolled to."""
+        if follow == self.follow_live:
+            return
+        if not follow:
+            self.view_end_s = self.visible_range()[1] / ENGINE_RATE_HZ
+        self.follow_live = follow
+        self.update()
+        self.view_changed.emit()
+
+    def scroll_s(self, delta_s: float) -> None:
+        """Move the window by ``delta_s`` (negative: back in time); reaching now follows it."""
+        end_s = self.visible_range()[1] / ENGINE_RATE_HZ + delta_s
+        live_end_s = self._now() / ENGINE_RATE_HZ + self.window_s * 0.1
+        self.follow_live = end_s >= live_end_s
+        self.view_end_s = max(self.window_s, min(end_s, live_end_s))
+        self.update()
+        self.view_changed.emit()
+
+    def zoom(self, factor: float) -> None:
+        """Show ``factor`` times as many seconds (keeping the right edge)."""
+        end_s = self.visible_range()[1] / ENGINE_RATE_HZ
+        self.window_s = max(MIN_WINDOW_S, min(MAX_WINDOW_S, self.window_s * factor))
+        self.view_end_s = max(self.window_s, end_s)
+        self.update()
+        self.view_changed.emit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt's name
+        """Wheel scrolls in time; Ctrl + wheel zooms."""
+        notches = event.angleDelta().y() / 120 or -event.angleDelta().x() / 120
+        if not notches:
+            event.ignore()
+            return
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom(ZOOM_STEP ** (-notches))
+        else:
+            self.scroll_s(-notches * SCROLL_PER_NOTCH * self.window_s)
+        event.accept()
+
+    def label_width(self) -> float:
+        """Width of the lane titles' column: the widest title fits whatever the font."""
+        metrics = QFontMetricsF(self._small_font())
+        widest = max(metrics.horizontalAdvance(lane.title) for lane in LANES)
+        return max(float(LABEL_WIDTH_PX), 22 + widest + 8)
+
+    def _small_font(self) -> QFont:
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.85))
+        return small
+
+    def axis_labels(self) -> list[tuple[float, str]]:
+        """(left x, text) of every seconds label on the axis; each fits inside the widget."""
+        t0, t1 = self.visible_range()
+        label_x = self.label_width()
+        plot_w = max(1.0, self.width() - label_x - 8)
+        px_per_s = plot_w / self.window_s
+        metrics = QFontMetricsF(self._small_font())
+        widest = metrics.horizontalAdvance(f"{int(t1 // ENGINE_RATE_HZ)} s") + 8
+        label_every = next(
+            (n for n in (1, 2, 5, 10, 15, 30, 60, 120, 300) if n * px_per_s >= widest), 600
+        )
+        labels: list[tuple[float, str]] = []
+        for s in range(int(t0 // ENGINE_RATE_HZ), int(t1 // ENGINE_RATE_HZ) + 1):
+            if s % label_every:
+                continue
+            x = label_x + (s * ENGINE_RATE_HZ - t0) / (t1 - t0) * plot_w
+            text = f"{s} s"
+            if x < label_x or x + 2 + metrics.horizontalAdvance(text) > self.width():
+                continue
+            labels.append((x + 2, text))
+        return labels
+
+    def ending_label_rects(self) -> list[tuple[QRectF, str]]:
+        """Where each visible ending's label is drawn: right of its line, or left if no room."""
+        t0, t1 = self.visible_range()
+        label_x = self.label_width()
+        plot_w = max(1.0, self.width() - label_x - 8)
+        metrics = QFontMetricsF(self._bold_font())
+        rects: list[tuple[QRectF, str]] = []
+        for i, (at, reason, subcode, op_id) in enumerate(self.timeline.endings):
+            if not t0 <= at <= t1:
+                continue
+            x = label_x + (at - t0) / (t1 - t0) * plot_w
+            text = self.ending_labels.get(op_id) or ending_label(subcode, reason)
+            w = metrics.horizontalAdvance(text) + 2
+            left = x + LABEL_PAD_PX
+            if left + w > self.width():
+                left = max(label_x, x - LABEL_PAD_PX - w)
+            if left + w > self.width():  # wider than the plot: elide to what fits
+                text = metrics.elidedText(
+                    text, Qt.TextElideMode.ElideRight, self.width() - left - LABEL_PAD_PX
+                )
+                w = metrics.horizontalAdvance(text) + 2
+            top = HEADER_PX + 2 + (i % 2) * metrics.height()  # neighbours alternate rows
+            rects.append((QRectF(left, top, w, metrics.height()), text))
+        return rects
+
+    def _bold_font(self) -> QFont:
+        bold = self._small_font()
+        bold.setBold(True)
+        return bold
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         """Preferred size."""
@@ -82,30 +226,26 @@ class TimelineView(QWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), BACKGROUND)
         now = self._now()
-        window = round(self.window_s * ENGINE_RATE_HZ)
-        t0 = max(0, now - window + window // 10)  # keep 10 % of room right of "now"
-        plot_w = max(1, self.width() - LABEL_WIDTH_PX - 8)
+        t0, t1 = self.visible_range()
+        window = t1 - t0
+        label_x = self.label_width()
+        plot_w = max(1.0, self.width() - label_x - 8)
         lane_h = (self.height() - HEADER_PX) / len(LANES)
 
         def x_of(sample: int) -> float:
-            return LABEL_WIDTH_PX + (sample - t0) / window * plot_w
+            return label_x + (sample - t0) / window * plot_w
 
-        small = QFont(self.font())
-        small.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.85))
+        small = self._small_font()
         p.setFont(small)
         # Seconds grid.
-        px_per_s = plot_w / self.window_s
-        label_every = next((n for n in (1, 2, 5, 10, 30) if n * px_per_s >= 40), 60)
-        first_s = t0 // ENGINE_RATE_HZ
-        for s in range(int(first_s), int((t0 + window) // ENGINE_RATE_HZ) + 1):
+        for s in range(int(t0 // ENGINE_RATE_HZ), int(t1 // ENGINE_RATE_HZ) + 1):
             x = x_of(s * ENGINE_RATE_HZ)
-            if x < LABEL_WIDTH_PX:
-                continue
-            p.setPen(GRID)
-            p.drawLine(QPointF(x, HEADER_PX), QPointF(x, self.height()))
-            if s % label_every == 0:
-                p.setPen(TEXT)
-                p.drawText(QPointF(x + 2, HEADER_PX - 6), f"{s} s")
+            if x >= label_x:
+                p.setPen(GRID)
+                p.drawLine(QPointF(x, HEADER_PX), QPointF(x, self.height()))
+        p.setPen(TEXT)
+        for x, text in self.axis_labels():
+            p.drawText(QPointF(x, HEADER_PX - 6), text)
         # Lane titles and separators.
         for i, lane in enumerate(LANES):
             y = HEADER_PX + i * lane_h
@@ -115,11 +255,11 @@ class TimelineView(QWidget):
             p.fillRect(swatch, QColor(lane.colour))
             p.setPen(TEXT)
             p.drawText(
-                QRectF(22, y, LABEL_WIDTH_PX - 24, lane_h),
+                QRectF(22, y, label_x - 24, lane_h),
                 int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
                 lane.title,
             )
-        p.setClipRect(QRectF(LABEL_WIDTH_PX, 0, plot_w + 8, self.height()))
+        p.setClipRect(QRectF(label_x, 0, plot_w + 8, self.height()))
         rows = {lane.key: i for i, lane in enumerate(LANES)}
         for span in self.timeline.spans:
             row = rows.get(span.lane)
@@ -136,22 +276,23 @@ class TimelineView(QWidget):
             p.setPen(TEXT)
             suffix = "" if len(sources) > 1 else (" (in)" if "inBand" in sources else " (out)")
             p.drawText(QPointF(x + 4, y + lane_h * 0.7), f"{key}{suffix}")
-        # Endings: a red line across every lane with the code.
-        for at, reason, subcode, op_id in self.timeline.endings:
+        # Endings: a red line across every lane, its label in words and code on a dark plate.
+        for at, _reason, _subcode, _op_id in self.timeline.endings:
             x = x_of(at)
             p.setPen(QPen(ENDING, 2, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(x, HEADER_PX), QPointF(x, self.height()))
-            label = self.ending_labels.get(op_id, f"{subcode} {reason}")
+        p.setClipping(False)
+        p.setFont(self._bold_font())
+        for rect, text in self.ending_label_rects():
+            p.fillRect(rect, BACKGROUND)
             p.setPen(ENDING)
-            bold = QFont(small)
-            bold.setBold(True)
-            p.setFont(bold)
-            p.drawText(QPointF(x + 4, HEADER_PX + 12), label)
-            p.setFont(small)
+            p.drawText(rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), text)
+        p.setFont(small)
         # Now.
         xn = x_of(now)
-        p.setPen(QPen(QColor("#ffffff"), 1))
-        p.drawLine(QPointF(xn, HEADER_PX), QPointF(xn, self.height()))
+        if label_x <= xn <= self.width():
+            p.setPen(QPen(QColor("#ffffff"), 1))
+            p.drawLine(QPointF(xn, HEADER_PX), QPointF(xn, self.height()))
         p.end()
 
     def _paint_span(

@@ -7,9 +7,21 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
 
 from app.core.dsp.levels import SILENCE_FLOOR_DBFS
 
@@ -18,7 +30,7 @@ FloatArray = npt.NDArray[np.float32]
 # The meter spans the range where speech lives on a headset: -60 dBFS is room noise, the top
 # is digital full scale.
 METER_FLOOR_DBFS = -60.0
-# Peaks per second in the live waveform (app.audio.live sends one peak per 10 ms).
+# Peaks per second in the live waveform (app.session.live sends one peak per 10 ms).
 ENVELOPE_PER_S = 100
 LIVE_WAVEFORM_S = 6.0
 
@@ -26,6 +38,12 @@ BACKGROUND = QColor("#1e1f24")
 GRID = QColor("#3a3c44")
 WAVE = QColor("#4fc3f7")
 PLAYHEAD = QColor("#ffca28")
+TEXT = QColor("#e8e8e8")
+# A take whose loudest 10 ms stays below this is called silent in words: -60 dBFS is the
+# meter's floor (room noise on a headset), nothing a listener would take for an answer.
+SILENT_TAKE_PEAK = 10 ** (METER_FLOOR_DBFS / 20)
+# Inputs a mouse wheel changes by accident while the user scrolls the form past them.
+WHEEL_GUARDED = (QComboBox, QAbstractSpinBox, QAbstractSlider)
 
 
 def peak_to_dbfs(peak: float) -> float:
@@ -127,7 +145,19 @@ class TakeWaveform(QWidget):
         super().__init__(parent)
         self.envelope: FloatArray = np.zeros(0, dtype=np.float32)
         self.playhead: float | None = None
+        self.loaded = False
         self.setMinimumHeight(70)
+
+    def caption(self) -> str:
+        """Words over the box when there is no wave to see ("" when there is one)."""
+        if not self.loaded:
+            return "No take selected."
+        if not len(self.envelope):
+            return "Empty take: 0 samples were recorded."
+        peak = float(self.envelope.max())
+        if peak < SILENT_TAKE_PEAK:
+            return f"Silent take: its loudest moment is {peak_to_dbfs(peak):.0f} dBFS."
+        return ""
 
     def set_samples(self, samples: FloatArray) -> None:
         """Show ``samples`` (any length), reduced to one peak per 10 ms."""
@@ -137,6 +167,14 @@ class TakeWaveform(QWidget):
         else:
             self.envelope = np.abs(samples).astype(np.float32)
         self.playhead = None
+        self.loaded = True
+        self.update()
+
+    def clear(self) -> None:
+        """Show no take."""
+        self.envelope = np.zeros(0, dtype=np.float32)
+        self.playhead = None
+        self.loaded = False
         self.update()
 
     def set_playhead(self, fraction: float | None) -> None:
@@ -166,6 +204,10 @@ class TakeWaveform(QWidget):
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(WAVE)
             p.drawPolygon(poly)
+        caption = self.caption()
+        if caption:
+            p.setPen(TEXT)
+            p.drawText(QRectF(self.rect()), int(Qt.AlignmentFlag.AlignCenter), caption)
         if self.playhead is not None:
             x = self.playhead * w
             p.setPen(QPen(PLAYHEAD, 2))
@@ -202,3 +244,35 @@ def file_row(line_edit: QLineEdit, on_browse: Callable[[], None]) -> QWidget:
     layout.addWidget(line_edit, 1)
     layout.addWidget(browse)
     return row
+
+
+class WheelGuard(QObject):
+    """Wheel events over an unfocused combo, spin box or slider scroll the form instead.
+
+    The event goes to the scroll bar of the nearest scroll area around the input (the form's),
+    as if the pointer were over empty form; once the user clicked or tabbed into an input, the
+    wheel changes it as usual.
+    """
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """Hand the wheel to the enclosing scroll area unless ``watched`` has the focus."""
+        if (
+            event.type() != QEvent.Type.Wheel
+            or not isinstance(watched, QWidget)
+            or watched.hasFocus()
+        ):
+            return False
+        parent = watched.parentWidget()
+        while parent is not None and not isinstance(parent, QAbstractScrollArea):
+            parent = parent.parentWidget()
+        if parent is not None:
+            QApplication.sendEvent(parent.verticalScrollBar(), event)
+        return True
+
+
+def install_wheel_guard(root: QWidget, guard: WheelGuard) -> None:
+    """Guard every combo, spin box and slider under ``root`` (a wheel no longer focuses them)."""
+    for kind in WHEEL_GUARDED:
+        for widget in root.findChildren(kind):
+            widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            widget.installEventFilter(guard)

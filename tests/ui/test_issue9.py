@@ -1,0 +1,377 @@
+"""Issue 9, the desktop app for people: each point's behaviour, on real widgets offscreen."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, QRect, QStandardPaths, Qt
+from PySide6.QtGui import QGuiApplication, QImage, QWheelEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.audio import alsa_quiet
+from app.core import events as ev
+from app.core.clock import ENGINE_RATE_HZ
+from app.core.timeline import Timeline
+from app.ui.app import APPLICATION, ORGANIZATION
+from app.ui.main_window import default_sessions_root
+from app.ui.timeline_view import TimelineView
+from app.ui.widgets import TakeWaveform
+from tests.ui.test_main_window import SPEECH, WAIT_MS, Rig
+
+pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
+
+LEFT = Qt.MouseButton.LeftButton
+REPO = Path(__file__).parents[2]
+
+
+def _wheel(widget: QWidget, notches: int = -1, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    """A real wheel event over the middle of ``widget`` (Qt propagates it as it would)."""
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(
+        centre,
+        QPointF(widget.mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 120 * notches),
+        Qt.MouseButton.NoButton,
+        modifiers,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def _in_window(window: QWidget, widget: QWidget) -> QRect:
+    return QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
+
+
+def _at_1280x720(rig: Rig, qtbot) -> None:
+    rig.window.resize(1280, 720)
+    qtbot.waitUntil(lambda: rig.window.size().width() == 1280, timeout=WAIT_MS)
+    QApplication.processEvents()
+
+
+def _file_input(rig: Rig, path: Path = SPEECH) -> None:
+    window = rig.window
+    window.input_combo.setCurrentIndex(window.input_combo.findText("WAV file as microphone"))
+    window.input_file.setText(str(path))
+
+
+# -- 1: the wheel scrolls the form, not the input under the pointer --------------------------
+
+
+def test_wheel_over_unfocused_inputs_scrolls_the_form(qtbot, tmp_path: Path) -> None:
+    rig = Rig(qtbot, tmp_path)
+    _at_1280x720(rig, qtbot)
+    window, form = rig.window, rig.window.form
+    bar = window.request_scroll.verticalScrollBar()
+    assert bar.maximum() > 0, "at 1280x720 the form scrolls on its own"
+    window.send_record.setFocus()
+    spin, slider, combo = form.max_duration.spin, form.max_silence.slider, form.prompt_kind
+    before = (spin.value(), slider.value(), combo.currentIndex())
+    for widget in (spin, slider, combo):
+        _wheel(widget, -1)
+    assert (spin.value(), slider.value(), combo.currentIndex()) == before
+    assert bar.value() > 0  # the scroll area got the wheel
+    spin.setFocus()
+    _wheel(spin, 1)
+    assert spin.value() == before[0] + 1  # a focused input still takes the wheel
+
+
+# -- 2: everything needed on screen at 1280x720; errors shown all at once, no layout shift ----
+
+
+def test_layout_at_1280x720_keeps_the_controls_on_screen(qtbot, tmp_path: Path) -> None:
+    rig = Rig(qtbot, tmp_path)
+    _at_1280x720(rig, qtbot)
+    window = rig.window
+    frame = window.rect()
+    for widget in (
+        window.send_record,
+        window.send_play,
+        window.send_cancel,
+        window.send_subscribe,
+        window.keypad,
+        window.start_button,
+        window.hangup_button,
+        window.drop_media_button,
+        window.countdowns,
+        window.timeline,
+        window.log,
+    ):
+        assert widget.isVisible()
+        assert frame.contains(_in_window(window, widget)), widget
+    for button in window.keypad.buttons.values():
+        assert frame.contains(_in_window(window, button))
+    # The send buttons are not inside the scrolling form: always visible whatever its scroll.
+    assert not window.request_scroll.isAncestorOf(window.send_record)
+    # The timer fields are in the visible part of the scroll area without scrolling.
+    viewport = window.request_scroll.viewport()
+    for timer in window.form.timers:
+        top_left = timer.mapTo(viewport, QPoint(0, 0))
+        assert viewport.rect().contains(QRect(top_left, timer.size()))
+
+    form = window.form
+    preview_y = form.preview.mapTo(window, QPoint(0, 0)).y()
+    form.max_silence.spin.setValue(0)
+    form.max_duration.spin.setValue(500)
+    QApplication.processEvents()
+    lines = form.error.text().splitlines()
+    assert len(lines) == 2 and "maxSilenceTimeoutInSeconds" in lines[0]
+    assert "maxRecordDurationInSeconds" in lines[1]
+    assert "ffebee" in form.max_silence.spin.styleSheet()
+    assert "ffebee" in form.max_duration.spin.styleSheet()
+    assert form.preview.mapTo(window, QPoint(0, 0)).y() == preview_y  # nothing moved
+
+
+# -- 4: the countdowns and headline forget the previous operation ----------------------------
+
+
+def test_a_new_operation_clears_the_previous_ending_and_countdowns(qtbot, tmp_path) -> None:
+    rig = Rig(qtbot, tmp_path)
+    window, form = rig.window, rig.window.form
+    _file_input(rig)
+    form.stop_tone_buttons["#"].setChecked(True)
+    form.initial_silence.slider.setValue(5)
+    qtbot.mouseClick(window.send_record, LEFT)
+    rig.advance(2.0)
+    qtbot.mouseClick(window.keypad.buttons["#"], LEFT)
+    rig.advance(0.5)
+    qtbot.waitUntil(lambda: "200/8514" in window.countdowns.ending.text(), timeout=WAIT_MS)
+    rig.advance(0.2)
+    window.poll()
+    stopped = {k: v.text() for k, v in window.countdowns.states.items()}
+    assert "idle" not in stopped.values()
+
+    qtbot.mouseClick(window.send_record, LEFT)
+    rig.advance(0.1)
+    qtbot.waitUntil(
+        lambda: sum(isinstance(e, ev.OperationStarted) for e in window.events) == 2,
+        timeout=WAIT_MS,
+    )
+    window.poll()
+    assert "8514" not in window.countdowns.ending.text()
+    assert window.countdowns.ending.text() == "recordResponse running …"
+    assert all(v.text() != "0.0 s" for v in window.countdowns.values.values())
+    assert set(window.countdowns.states.values()) != set(stopped.values())
+
+
+# -- 5: WAV input controls ---------------------------------------------------------------------
+
+
+def test_wav_input_pause_restart_loop_and_position(qtbot, tmp_path: Path) -> None:
+    rig = Rig(qtbot, tmp_path)
+    window = rig.window
+    _file_input(rig)
+    qtbot.mouseClick(window.start_button, LEFT)
+    rig.advance(1.0)
+    window.poll()
+    mic = rig.mic
+    assert mic is not None
+    assert window.wav_position.text().startswith(f"{SPEECH.name} 1.0 / ")
+    qtbot.mouseClick(window.wav_pause, LEFT)
+    assert mic.paused
+    rig.advance(0.5)
+    assert mic.track_position == round(1.0 * mic.rate_hz)  # the file stood still
+    qtbot.mouseClick(window.wav_pause, LEFT)
+    qtbot.mouseClick(window.wav_restart, LEFT)
+    rig.advance(0.2)
+    window.poll()
+    assert window.wav_position.text().startswith(f"{SPEECH.name} 0.2 / ")
+    qtbot.mouseClick(window.wav_loop, LEFT)
+    assert mic.loop
+    rig.advance(mic.track_frames / mic.rate_hz)  # once round: back near the start
+    assert not mic.finished and mic.track_position < round(0.3 * mic.rate_hz)
+    qtbot.mouseClick(window.hangup_button, LEFT)
+
+
+# -- 6: a timeline you can read ------------------------------------------------------------------
+
+
+def test_timeline_scrolls_back_zooms_and_keeps_labels_inside(qtbot) -> None:
+    view = TimelineView()
+    qtbot.addWidget(view)
+    view.resize(700, 300)
+    view.show()
+    timeline = Timeline()
+    end_sample = 59 * ENGINE_RATE_HZ
+    timeline.endings.append((end_sample, "stopToneDetected", 8514, "op-1"))
+    view.reset(timeline, lambda: 60 * ENGINE_RATE_HZ)
+    t0, t1 = view.visible_range()
+    assert view.follow_live and t0 <= end_sample <= t1
+    # The ending near the right edge: its label in words and code, fully inside the widget.
+    ((rect, text),) = view.ending_label_rects()
+    assert text == "stop tone pressed — 200/8514"
+    assert QRect(view.rect()).contains(rect.toRect())
+    labels = view.axis_labels()
+    assert labels and all(text.endswith(" s") for _, text in labels)
+    assert all(x >= view.label_width() for x, _ in labels)
+
+    _wheel(view, 2)  # back in time
+    assert not view.follow_live
+    assert view.visible_range()[1] < t1
+    _wheel(view, 1, Qt.KeyboardModifier.ControlModifier)  # zoom in
+    assert view.window_s < 20.0
+    view.set_follow_live(True)
+    assert view.visible_range()[1] >= 60 * ENGINE_RATE_HZ
+
+
+# -- 7: the View menu works; presenter mode ------------------------------------------------------
+
+
+def test_view_menu_items_work_and_presenter_mode_enlarges(qtbot, tmp_path: Path) -> None:
+    rig = Rig(qtbot, tmp_path)
+    window = rig.window
+    actions = [a for a in window.view_menu.actions() if not a.isSeparator()]
+    assert actions and all(a.isEnabled() for a in actions)
+    dock_action = window.docks[1].toggleViewAction()
+    dock_action.trigger()
+    assert not window.docks[1].isVisible()
+    dock_action.trigger()
+    assert window.docks[1].isVisible()
+    size = window.countdowns.values["maxSilence"].font().pointSizeF()
+    window.presenter_action.trigger()
+    assert window.countdowns.values["maxSilence"].font().pointSizeF() >= 1.9 * size
+    window.follow_action.trigger()
+    assert not window.timeline.follow_live and not window.follow_live.isChecked()
+
+
+# -- 9 and 13: feedback for copies; the JSON in a window of its own; copy as curl ----------------
+
+
+def test_log_copy_says_so_json_window_and_copy_as_curl(qtbot, tmp_path: Path) -> None:
+    rig = Rig(qtbot, tmp_path)
+    window, log = rig.window, rig.window.log
+    _file_input(rig)
+    window.form.client_context.setText("curl-me")
+    qtbot.mouseClick(window.send_record, LEFT)
+    qtbot.waitUntil(lambda: len(rig.records("response")) == 1, timeout=WAIT_MS)
+    log.tree.setCurrentItem(log.tree.topLevelItem(0))
+    assert log.current_record()["kind"] == "response"
+    qtbot.mouseClick(log.copy_button, LEFT)
+    assert "Copied the response at " in window.statusBar().currentMessage()
+
+    qtbot.mouseClick(log.enlarge_button, LEFT)
+    (json_window,) = log.json_windows
+    assert json_window.isVisible() and json_window.width() >= 700
+    assert json.loads(json_window.text.toPlainText()) == log.current_record()
+
+    assert log.curl_button.isEnabled()
+    command = log.copy_curl()
+    assert command == QGuiApplication.clipboard().text()
+    assert command.startswith("curl -sS -X POST ") and "/recordResponse" in command
+    assert "curl-me" in command and "Copied as curl" in window.statusBar().currentMessage()
+    qtbot.mouseClick(window.hangup_button, LEFT)
+
+
+# -- 11: the README's promise about an empty prompt URI is what the app does ---------------------
+
+
+def test_empty_prompt_uri_is_a_400_as_the_readme_says(qtbot, tmp_path: Path) -> None:
+    rig = Rig(qtbot, tmp_path)
+    form = rig.window.form
+    form.prompt_kind.setCurrentIndex(form.prompt_kind.findData("uri"))
+    form.prompt_uri.setText("")
+    assert "uri must be a non-empty string" in form.error.text()
+    readme = (REPO / "README.md").read_text("utf-8")
+    lines = readme.splitlines()
+    row = next(line for line in lines if line.startswith("| Prompt with an unsupported URI"))
+    assert "empty" not in row and "8511" in row  # an empty URI never reaches the prompt player
+    empty_row = next(line for line in lines if "Empty or blank prompt URI" in line)
+    assert "400" in empty_row
+
+
+# -- 12: a selected stop tone stands out ----------------------------------------------------------
+
+
+def test_selected_stop_tones_stand_out(qtbot, tmp_path: Path) -> None:
+    rig = Rig(qtbot, tmp_path)
+    buttons = rig.window.form.stop_tone_buttons
+    buttons["#"].setChecked(True)
+
+    def mean_rgb(widget: QWidget) -> np.ndarray:
+        image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+        ptr = image.constBits()
+        pixels = np.frombuffer(ptr, np.uint8, image.sizeInBytes()).reshape(-1, 4)[:, :3]
+        return pixels.mean(axis=0)
+
+    difference = np.abs(mean_rgb(buttons["#"]) - mean_rgb(buttons["*"])).sum()
+    assert difference > 150
+
+
+# -- 14: ALSA's messages are counted in the status bar --------------------------------------------
+
+
+def test_alsa_messages_are_counted_in_the_status_bar(qtbot, tmp_path: Path) -> None:
+    rig = Rig(qtbot, tmp_path)
+    counter = rig.window.alsa
+    if counter is None:
+        pytest.skip("no libasound here")
+    assert counter is alsa_quiet.counter()
+    before = counter.underruns
+    counter.record("snd_pcm_recover", "underrun occurred")
+    rig.window.poll()
+    assert rig.window.underrun_label.text() == f"speaker underruns: {before + 1}"
+
+
+# -- 15: the data folder's name ------------------------------------------------------------------
+
+
+def test_sessions_live_in_a_plain_callsim_data_folder(qapp) -> None:
+    QApplication.setOrganizationName(ORGANIZATION)
+    QApplication.setApplicationName(APPLICATION)
+    root = default_sessions_root()
+    generic = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    assert root == Path(generic) / "callsim" / "sessions"
+    assert "CallSim/callsim" not in root.as_posix()
+
+
+# -- 16: a silent take says so --------------------------------------------------------------------
+
+
+def test_silent_take_is_said_in_words(qtbot) -> None:
+    wave = TakeWaveform()
+    qtbot.addWidget(wave)
+    assert wave.caption() == "No take selected."
+    wave.set_samples(np.zeros(ENGINE_RATE_HZ, dtype=np.float32))
+    assert wave.caption().startswith("Silent take")
+    wave.set_samples(np.zeros(0, dtype=np.float32))
+    assert wave.caption().startswith("Empty take")
+    wave.set_samples(np.full(ENGINE_RATE_HZ, 0.3, dtype=np.float32))
+    assert wave.caption() == ""
+
+
+# -- 17: open a preset and watch it live; clear; bug report ---------------------------------------
+
+
+def test_preset_plays_live_then_clear_and_bug_report(qtbot, tmp_path: Path) -> None:
+    rig = Rig(qtbot, tmp_path)
+    window = rig.window
+    stems = set(window.preset_actions)
+    assert {"8509-max-silence", "8514-stop-tone", "8515-max-duration"} <= stems
+    window.preset_actions["8514-stop-tone"].trigger()
+    form = window.form
+    assert [k for k, b in form.stop_tone_buttons.items() if b.isChecked()] == ["*", "#"]
+    assert form.client_context.text() == "ivr-name"
+    assert window.session is not None and window.script is not None
+    rig.advance(11.5)
+    qtbot.waitUntil(lambda: len(rig.records("notification")) == 1, timeout=WAIT_MS)
+    info = rig.records("notification")[0]["payload"]["value"][0]["resourceData"]["resultInfo"]
+    assert (info["code"], info["subcode"]) == (200, 8514)
+    assert "200/8514" in window.countdowns.ending.text()
+
+    out = window.save_bug_report(tmp_path / "bug.zip", doctor_text="doctor report\n")
+    assert out is not None and str(out) in window.statusBar().currentMessage()
+    with zipfile.ZipFile(out) as bundle:
+        names = set(bundle.namelist())
+        assert {"README.txt", "app.log", "doctor.txt"} <= names
+        assert any(n.startswith("session/recordings/") and n.endswith(".wav") for n in names)
+        assert bundle.read("doctor.txt") == b"doctor report\n"
+
+    qtbot.mouseClick(window.clear_button, LEFT)
+    assert window.log.records == [] and window.takes.takes == []
+    assert window.session.running  # clearing asks nothing of the call
+    qtbot.mouseClick(window.hangup_button, LEFT)
