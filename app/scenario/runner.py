@@ -227,15 +227,33 @@ def timed_entries(scenario: Scenario) -> list[tuple[int, int, str, Any]]:
     return items
 
 
-def make_call(scenario: Scenario, recordings_dir: Path | None) -> Call:
-    """The engine call for a scenario, with its options, prompt loader and recording URIs."""
+# A seeded run's error-body dates: this fixed epoch (2000-01-01T00:00:00Z) plus the call's own
+# time, reproducible bit-for-bit; the Unix epoch's "1970-01-01" read as a bug (issue 9, 10).
+SEEDED_DATE_EPOCH_S = 946_684_800.0
+
+
+def make_call(
+    scenario: Scenario,
+    recordings_dir: Path | None,
+    *,
+    wall_clock_s: Callable[[], float] | None = None,
+) -> Call:
+    """The engine call for a scenario, with its options, prompt loader and recording URIs.
+
+    ``wall_clock_s`` overrides the clock of error-body dates (a live call passes ``time.time``).
+    """
     options = scenario.call
     kwargs: dict[str, Any] = {}
+    made: list[Call] = []
     if options.seed is not None:
         kwargs["id_factory"], kwargs["token_factory"] = seeded_ids(options.seed)
-        kwargs["wall_clock_s"] = lambda: 0.0  # error-body dates too, for bit-for-bit runs
+        kwargs["wall_clock_s"] = lambda: SEEDED_DATE_EPOCH_S + (
+            made[0].fed_samples / ENGINE_RATE_HZ if made else 0.0
+        )
     else:
         kwargs["wall_clock_s"] = time.time
+    if wall_clock_s is not None:
+        kwargs["wall_clock_s"] = wall_clock_s
     config = CallConfig(
         vad=options.vad or DEFAULT_CLASSIFIER,
         lenient_prompts=options.lenient_prompts,
@@ -250,12 +268,14 @@ def make_call(scenario: Scenario, recordings_dir: Path | None) -> Call:
         folder = recordings_dir if recordings_dir is not None else Path("recordings")
         return (folder / f"{operation_id}.wav").resolve().as_uri()
 
-    return Call(
+    call = Call(
         config,
         prompt_loader=make_prompt_loader(scenario.base_dir),
         recording_location=location,
         **kwargs,
     )
+    made.append(call)
+    return call
 
 
 def run_scenario(

@@ -104,7 +104,8 @@ class LiveSession:
             # The same construction as ``callsim run`` (make_call), so that a saved session
             # replays with the same configuration, ids and recording URIs pattern.
             scenario = Scenario(session_dir / "scenario.toml", "live session", "", self.options)
-            self.call: Call = make_call(scenario, self.recordings_dir)
+            # A live call's error dates are today's (a seeded replay's are fixed).
+            self.call: Call = make_call(scenario, self.recordings_dir, wall_clock_s=time.time)
             # Prompts load on a worker thread, so a slow URL never stalls the live call.
             loader = make_prompt_loader(scenario.base_dir)
             self.host = EngineHost(self.call, name="engine", prompt_loader=loader)
