@@ -28,7 +28,9 @@ def absolute_prompts(body: Any, base_dir: Path) -> Any:
     body = copy.deepcopy(body)
     for prompt in body["prompts"]:
         info = prompt.get("mediaInfo") if isinstance(prompt, dict) else None
-        uri = info.get("uri") if isinstance(info, dict) else None
+        if not isinstance(info, dict):
+            continue
+        uri = info.get("uri")
         if isinstance(uri, str) and uri.strip() and ":" not in uri:
             info["uri"] = (base_dir / uri).resolve().as_uri()
     return body
