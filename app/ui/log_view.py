@@ -9,6 +9,7 @@ and call states.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Callable
 from typing import Any
@@ -235,16 +236,21 @@ class LogView(QWidget):
         self.add_records([r for r in map(event_record, events) if r is not None])
 
     def add_records(self, records: list[dict[str, Any]]) -> None:
-        """Append a row per record (each has ``t`` in seconds and ``kind``)."""
+        """Add a row per record (each has ``t`` in seconds and ``kind``), in time order.
+
+        A record stamped earlier than rows already shown (the endpoint's rows from before the
+        pick-up, an engine event back-dated by the VAD) goes in its place, not at the end.
+        """
         follow = self._at_bottom()
         for record in records:
-            self.records.append(record)
+            index = bisect.bisect_right([r["t"] for r in self.records], record["t"])
+            self.records.insert(index, record)
             item = QTreeWidgetItem([f"{record['t']:.3f}", record["kind"], record_summary(record)])
             item.setData(0, RECORD_ROLE, record)
             colour = record_colour(record)
             if colour is not None:
                 item.setForeground(1, QColor(colour))
-            self.tree.addTopLevelItem(item)
+            self.tree.insertTopLevelItem(index, item)
             item.setHidden(not self._matches(record))  # only works once the item is in the tree
         if follow:
             self.tree.scrollToBottom()

@@ -68,7 +68,7 @@ from app.graph.requests import RecordResponseRequest, parse_record_response
 from app.graph.results import RESULTS, Ending
 from app.resources import example_scenarios, sample_prompts
 from app.scenario.model import CallOptions, Scenario, ScenarioError, load_scenario
-from app.scenario.output import write_json
+from app.scenario.output import event_record, write_json
 from app.session.export import (
     export_notifications,
     export_recording,
@@ -83,6 +83,7 @@ from app.ui.diagnostics import show_diagnostics
 from app.ui.feedback import bug_report_zip, folder_link
 from app.ui.keypad import Keypad
 from app.ui.log_view import LogView
+from app.ui.models.calls import CallEntry, CallList
 from app.ui.request_form import RequestForm
 from app.ui.script import LiveScript, absolute_prompts
 from app.ui.takes_view import Take, TakesView
@@ -186,8 +187,10 @@ class MainWindow(QMainWindow):
         self.sessions_root = sessions_root or default_sessions_root()
         self.session: LiveSession | None = None
         self._events_q: Any = None
-        self.timeline_model = Timeline()
-        self.events: list[ev.Event] = []  # every event of the current session, in order
+        # Every call of this window (the GUI's own and the bots'), each with its history; the
+        # views show the selected one. ``live_call`` is the one the session feeds.
+        self.calls = CallList()
+        self.live_call: CallEntry | None = None
         self._sent: list[tuple[str, Any]] = []  # (action, body) awaiting their responses
         self._requests_by_op: dict[str, RecordResponseRequest] = {}
         self._last_request: dict[str, Any] | None = None
@@ -214,7 +217,6 @@ class MainWindow(QMainWindow):
         # a stream went through it; the devices currently lost, by role ("input", "output").
         self._device_events: queue.SimpleQueue[DeviceEvent] | None = None
         self._devices_lost: dict[str, DeviceEvent] = {}
-        self.request_records: list[dict[str, Any]] = []  # what this window sent, in order
         self.script: LiveScript | None = None  # an opened scenario playing live
         self._pending_options: CallOptions | None = None
         self._pending_folder: Path | None = None
@@ -230,6 +232,16 @@ class MainWindow(QMainWindow):
         self.poll_timer.setInterval(POLL_INTERVAL_MS)
         self.poll_timer.timeout.connect(self.poll)
         self.poll_timer.start()
+
+    @property
+    def events(self) -> list[ev.Event]:
+        """Every engine event of the live (or last) call, in order."""
+        return self.live_call.events if self.live_call is not None else []
+
+    @property
+    def timeline_model(self) -> Timeline:
+        """The live (or last) call's timeline."""
+        return self.live_call.timeline if self.live_call is not None else Timeline()
 
     # ================================================================== building
 
@@ -376,6 +388,20 @@ class MainWindow(QMainWindow):
         forward.setText("▶")
         forward.setToolTip("Scroll forward (wheel)")
         self.timeline_span = QLabel("")
+        self.call_picker = QComboBox()
+        self.call_picker.setObjectName("callPicker")
+        self.call_picker.setToolTip(
+            "Every call so far, the GUI's and the bots': pick one to see its timeline, log and "
+            "takes"
+        )
+        self.call_picker.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.call_picker.setMinimumContentsLength(18)
+        self.call_picker.setPlaceholderText("no call yet")
+        self.call_picker.currentIndexChanged.connect(self.show_call)
+        bar.addWidget(QLabel("Call:"))
+        bar.addWidget(self.call_picker)
         bar.addWidget(QLabel("Timeline:"))
         for widget in (back, forward, zoom_out, zoom_in):
             bar.addWidget(widget)
@@ -879,8 +905,8 @@ class MainWindow(QMainWindow):
                 if record is not None:
                     rows.append(record)
                 continue
-            # Rows so far belong before what follows (an attach resets the log).
-            self.log.add_records(rows)
+            # Rows so far belong before what follows (an attach starts a new call entry).
+            self._add_server_rows(rows)
             rows = []
             if kind == "attach":
                 self._attach_served_call(*payload)
@@ -888,7 +914,23 @@ class MainWindow(QMainWindow):
                 self._finish_session()
             elif kind == "incoming":
                 self._on_offer(payload)
-        self.log.add_records(rows)
+        self._add_server_rows(rows)
+
+    def _add_server_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Endpoint rows go to their call's entry (by call id), else to the live call's."""
+        for record in rows:
+            call_id = record.get("callId")
+            entry = next(
+                (c for c in reversed(self.calls.calls) if call_id and c.call_id == call_id),
+                None if call_id else self.live_call,
+            )
+            if entry is None:
+                # A bot's call nobody picked up yet (offered, ringing): an entry of its own.
+                title = f"bot call {str(call_id)[:8]}" if call_id else "endpoint"
+                entry = self._new_entry(title, "bot", None, str(call_id or ""))
+                entry.live = False
+                self._refresh_call_labels()
+            self._add_rows(entry, [record])
 
     def _on_server_event(self, event: Any) -> dict[str, Any] | None:
         """One endpoint event: follow the offered calls; return its log record (None: skip)."""
@@ -998,7 +1040,23 @@ class MainWindow(QMainWindow):
             self.endpoint_status.setText(f"Cannot open the input for the served call: {exc}")
             return
         folder = self._new_session_folder()
-        self._reset_views()
+        # The entry that held this call's rows before the pick-up gives way to the live one
+        # (the backlog replays those rows into it).
+        for i, old in reversed(list(enumerate(self.calls.calls))):
+            if old.call_id == call.call_id and old.session_dir is None:
+                del self.calls.calls[i]
+                self.call_picker.blockSignals(True)
+                self.call_picker.removeItem(i)
+                self.call_picker.blockSignals(False)
+        replaced = self.live_call if self.live_call is not None and self.live_call.live else None
+        self._reset_views(f"bot call {call.call_id[:8]}", "bot", folder, call.call_id)
+        if replaced is not None:
+            replaced.live = False
+            self.statusBar().showMessage(
+                f"The bot's call took the caller; {replaced.title} ended and stays in the call "
+                "list with its log and takes.",
+                10000,
+            )
         session = LiveSession(
             microphone, self.speaker, folder, manage_speaker=False, host=call.host
         )
@@ -1009,14 +1067,18 @@ class MainWindow(QMainWindow):
         self._attached_calls.add(call.call_id)
         # The call's endpoint rows from before the pick-up stay, at negative times.
         self._log_origin_wall_s = time.time()
-        self.log.add_records(
+        entry = self.live_call
+        assert entry is not None
+        self._add_rows(
+            entry,
             [
                 self._server_record(e)
                 for e in self._server_backlog
                 if getattr(e, "call_id", None) == call.call_id
-            ]
+            ],
         )
-        self.timeline.reset(self.timeline_model, lambda: session.fed_samples)
+        entry.now_samples = lambda: session.fed_samples
+        self._show_entry(entry)
         self.folder_label.setText(f"served call {call.call_id} · session: {folder}")
         self.endpoint_status.setText(f"Served call {call.call_id} is live.")
         self._update_call_buttons()
@@ -1033,7 +1095,11 @@ class MainWindow(QMainWindow):
         return self.start_call()
 
     def clear_views(self) -> None:
-        """Clear the log, the takes and the timeline on screen (the session folder stays)."""
+        """Clear the shown call's log and takes, as the user asked (the session folder stays)."""
+        entry = self.calls.current
+        if entry is not None:
+            entry.records.clear()
+            entry.takes.clear()
         self.log.clear()
         self.takes.clear()
         self.countdowns.reset()
@@ -1137,7 +1203,8 @@ class MainWindow(QMainWindow):
             return False
         folder = self._pending_folder or self._new_session_folder()
         self._pending_folder = None
-        self._reset_views()
+        number = self.calls.count("gui") + 1
+        self._reset_views(f"GUI call {number}", "gui", folder, "")
         session = LiveSession(microphone, self.speaker, folder, options, manage_speaker=False)
         if isinstance(microphone, FileInputDevice):
             microphone.set_loop(self.wav_loop.isChecked())
@@ -1151,7 +1218,11 @@ class MainWindow(QMainWindow):
             return False
         self.session = session
         self._log_origin_wall_s = time.time()
-        self.timeline.reset(self.timeline_model, lambda: session.fed_samples)
+        entry = self.live_call
+        assert entry is not None
+        entry.call_id = session.call_id
+        entry.now_samples = lambda: session.fed_samples
+        self._show_entry(entry)
         self.folder_label.setText(f"session: {folder}")
         self._update_call_buttons()
         return True
@@ -1192,7 +1263,8 @@ class MainWindow(QMainWindow):
             action,
             body,
         )
-        self.request_records.append(self._last_request)
+        if self.live_call is not None:
+            self.live_call.request_records.append(self._last_request)
         self.session.action(action, body)
 
     def request_for_record(self, record: dict[str, Any]) -> dict[str, Any] | None:
@@ -1206,8 +1278,10 @@ class MainWindow(QMainWindow):
             # Rows hand out copies of their records: find this one by value.
             responses = [r for r in self.log.records if r["kind"] == "response"]
             index = next((i for i, r in enumerate(responses) if r == record), None)
-            if index is not None and index < len(self.request_records):
-                request = self.request_records[index]
+            shown = self.calls.current
+            requests = shown.request_records if shown is not None else []
+            if index is not None and index < len(requests):
+                request = requests[index]
                 if request["action"] == record.get("action"):
                     return request
             return None
@@ -1227,20 +1301,69 @@ class MainWindow(QMainWindow):
             return
         self.session.press_key(key, mode)  # type: ignore[arg-type]
 
-    def _reset_views(self) -> None:
-        self.timeline_model = Timeline()
-        self.events = []
+    def _new_entry(self, title: str, origin: str, folder: Path | None, call_id: str) -> CallEntry:
+        """A new call entry at the end of the list (selected and shown)."""
+        entry = self.calls.add(CallEntry(title, origin, folder, call_id))
+        self.call_picker.blockSignals(True)
+        self.call_picker.addItem(entry.label(len(self.calls.calls)))
+        self.call_picker.setCurrentIndex(len(self.calls.calls) - 1)
+        self.call_picker.blockSignals(False)
+        self._show_entry(entry)
+        return entry
+
+    def _refresh_call_labels(self) -> None:
+        for i, entry in enumerate(self.calls.calls):
+            self.call_picker.setItemText(i, entry.label(i + 1))
+
+    def show_call(self, index: int) -> None:
+        """Show the ``index``-th call's timeline, log, takes and ending (nothing is cleared)."""
+        if 0 <= index < len(self.calls.calls):
+            self.calls.selected = index
+            self._show_entry(self.calls.calls[index])
+
+    def _shown(self, entry: CallEntry) -> bool:
+        return self.calls.current is entry
+
+    def _show_entry(self, entry: CallEntry) -> None:
+        index = self.calls.calls.index(entry)
+        self.calls.selected = index
+        if self.call_picker.currentIndex() != index:
+            self.call_picker.blockSignals(True)
+            self.call_picker.setCurrentIndex(index)
+            self.call_picker.blockSignals(False)
+        self.log.clear()
+        self.log.add_records(list(entry.records))
+        self.takes.clear()
+        for take in entry.takes:
+            self.takes.add_take(take)
+        self.timeline.reset(entry.timeline, entry.now_samples)
+        self.timeline.ending_labels = entry.ending_labels
+        self.countdowns.reset()
+        self.countdowns.since = entry.since_sample
+        if entry.ending_text:
+            self.countdowns.ending.setText(entry.ending_text)
+            self.countdowns.ending.setStyleSheet(
+                "color: #2e7d32;" if entry.ending_ok else "color: #c62828;"
+            )
+
+    def _add_rows(self, entry: CallEntry, records: list[dict[str, Any]]) -> None:
+        entry.add_records(records)
+        if self._shown(entry):
+            self.log.add_records(records)
+
+    def _reset_views(self, title: str, origin: str, folder: Path | None, call_id: str) -> None:
+        """A new call begins: a new entry (the others keep their history)."""
+        if self.live_call is not None:
+            self.live_call.live = False
         self._sent = []
         self._requests_by_op = {}
         self._last_request = None
         self._last_response = None
         self._keys_at = {}
         self._stop_tone_endings = {}
-        self.request_records = []
-        self.log.clear()
-        self.takes.clear()
         self.wave.clear()
-        self.countdowns.reset()
+        self.live_call = self._new_entry(title, origin, folder, call_id)
+        self._refresh_call_labels()
 
     def _update_call_buttons(self) -> None:
         live = self.session is not None and self.session.running
@@ -1279,7 +1402,9 @@ class MainWindow(QMainWindow):
             if events:
                 self._handle_events(events)
             now = session.fed_samples
-            self.countdowns.show_timers(self.timeline_model, now)
+            shown = self.calls.current
+            if shown is not None:
+                self.countdowns.show_timers(shown.timeline, shown.now_samples())
             self.timeline.update()
             lag_s = (session.heard_samples - now) / ENGINE_RATE_HZ
             state = "live" if session.running else "ended"
@@ -1354,14 +1479,21 @@ class MainWindow(QMainWindow):
             self._stall_banner_shown = False
 
     def _handle_events(self, events: list[ev.Event]) -> None:
-        self.events.extend(events)
+        entry = self.live_call
+        assert entry is not None
+        entry.events.extend(events)
+        shown = self._shown(entry)
         ended_call = False
         for event in events:
-            self.timeline_model.add(event)
+            entry.timeline.add(event)
             if isinstance(event, ev.ActionResponse):
                 self._on_response(event)
             elif isinstance(event, ev.OperationStarted):
-                self.countdowns.operation_started(event.kind, event.sample_index)
+                entry.since_sample = event.sample_index
+                entry.ending_text = f"{event.kind} running …"
+                entry.ending_ok = None
+                if shown:
+                    self.countdowns.operation_started(event.kind, event.sample_index)
             elif isinstance(event, ev.KeyPressed):
                 self._keys_at[event.sample_index] = event.key
                 # A stop tone ends the operation before the key's own event is released
@@ -1371,19 +1503,20 @@ class MainWindow(QMainWindow):
                     self._on_ended(waiting)
             elif isinstance(event, ev.RecordingFinished):
                 assert self.session is not None
-                self.takes.add_take(
-                    Take(
-                        event.operation_id,
-                        self.session.writer.path_for(event.operation_id),
-                        event.total_samples,
-                        event.delivered,
-                    )
+                take = Take(
+                    event.operation_id,
+                    self.session.writer.path_for(event.operation_id),
+                    event.total_samples,
+                    event.delivered,
                 )
+                entry.takes.append(take)
+                if shown:
+                    self.takes.add_take(take)
             elif isinstance(event, ev.OperationEnded):
                 self._on_ended(event)
             elif isinstance(event, ev.CallEnded):
                 ended_call = True
-        self.log.add_events(events)
+        self._add_rows(entry, [r for r in map(event_record, events) if r is not None])
         if ended_call:
             self._finish_session()
 
@@ -1402,23 +1535,38 @@ class MainWindow(QMainWindow):
         words = ending_in_words(event, request, key)
         code = code_text(event)
         short = "dropped" if event.status == "dropped" else f"{event.code}/{event.subcode}"
-        self.timeline.ending_labels[event.operation_id] = f"{words} — {short}"
-        ok = event.status == "completed"
-        self.countdowns.ending.setText(f"{event.kind} ended: {words}  —  {code}")
-        self.countdowns.ending.setStyleSheet("color: #2e7d32;" if ok else "color: #c62828;")
-        self.takes.update_take(event.operation_id, words, code)
+        entry = self.live_call
+        assert entry is not None
+        entry.ending_labels[event.operation_id] = f"{words} — {short}"
+        entry.ending_ok = event.status == "completed"
+        entry.ending_text = f"{event.kind} ended: {words}  —  {code}"
+        for take in entry.takes:
+            if take.operation_id == event.operation_id:
+                take.ended_words, take.code = words, code
+        if self._shown(entry):
+            self.countdowns.ending.setText(entry.ending_text)
+            self.countdowns.ending.setStyleSheet(
+                "color: #2e7d32;" if entry.ending_ok else "color: #c62828;"
+            )
+            self.takes.update_take(event.operation_id, words, code)
 
     def _finish_session(self) -> None:
         if self.session is not None:
             self.session.stop()
             # Whatever the flush produced after the hang-up is still shown.
-            if self._events_q is not None:
+            entry = self.live_call
+            if self._events_q is not None and entry is not None:
                 rest = drain_queue(self._events_q)
                 if rest:
-                    self.events.extend(rest)
+                    entry.events.extend(rest)
                     for event in rest:
-                        self.timeline_model.add(event)
-                    self.log.add_events(rest)
+                        entry.timeline.add(event)
+                    self._add_rows(entry, [r for r in map(event_record, rest) if r is not None])
+            if entry is not None:
+                entry.live = False
+                final = self.session.fed_samples
+                entry.now_samples = lambda: final
+                self._refresh_call_labels()
         self._update_call_buttons()
 
     # ================================================================== takes

@@ -375,3 +375,74 @@ def test_preset_plays_live_then_clear_and_bug_report(qtbot, tmp_path: Path) -> N
     assert window.log.records == [] and window.takes.takes == []
     assert window.session.running  # clearing asks nothing of the call
     qtbot.mouseClick(window.hangup_button, LEFT)
+
+
+# -- 3 and (c): a bot's call is an entry of the call list, shown properly; nothing is cleared ----
+
+
+def test_bot_call_joins_the_call_list_without_clearing_the_gui_call(qtbot, tmp_path) -> None:
+    from tests.server.support import create_body
+    from tests.ui.test_endpoint_log import ReceiverThread, _op_done, _post
+
+    rig = Rig(qtbot, tmp_path)
+    window = rig.window
+    _file_input(rig)
+    window.form.stop_tone_buttons["#"].setChecked(True)
+    qtbot.mouseClick(window.send_record, LEFT)
+    rig.advance(2.0)
+    qtbot.mouseClick(window.keypad.buttons["#"], LEFT)
+    rig.advance(0.5)
+    qtbot.waitUntil(lambda: len(rig.records("notification")) == 1, timeout=WAIT_MS)
+    gui_call = window.calls.current
+    assert gui_call is not None and gui_call.live and len(gui_call.takes) == 1
+    gui_records = list(gui_call.records)
+
+    qtbot.mouseClick(window.endpoint_toggle, LEFT)
+    graph = window.endpoint_url.text()
+    with ReceiverThread() as bot:
+        try:
+            status, call = _post(f"{graph}/communications/calls", create_body(bot.url()))
+            assert status == 201
+            qtbot.waitUntil(lambda: window._served_call_id == call["id"], timeout=WAIT_MS)
+            body = {"playBeep": True, "maxSilenceTimeoutInSeconds": 5, "stopTones": ["#"]}
+            status, operation = _post(
+                f"{graph}/communications/calls/{call['id']}/recordResponse", body
+            )
+            assert status == 200
+            rig.advance(0.2)  # the engine starts the operation as the caller's audio comes
+            qtbot.waitUntil(
+                lambda: window.countdowns.ending.text() == "recordResponse running …",
+                timeout=WAIT_MS,
+            )
+            rig.advance(1.8)
+            qtbot.mouseClick(window.keypad.buttons["#"], LEFT)
+            rig.advance(0.5)
+            qtbot.waitUntil(
+                lambda: any(map(_op_done(operation["id"]), bot.items())), timeout=WAIT_MS
+            )
+            qtbot.waitUntil(lambda: len(window.takes.takes) == 1, timeout=WAIT_MS)
+            qtbot.waitUntil(lambda: "200/8514" in window.countdowns.ending.text(), timeout=WAIT_MS)
+        finally:
+            window.endpoint_toggle.setChecked(False)
+
+    # Two calls in the list; the GUI's kept everything, the bot's is shown.
+    assert [c.origin for c in window.calls.calls] == ["gui", "bot"]
+    assert window.call_picker.count() == 2
+    assert not gui_call.live and gui_call.records[: len(gui_records)] == gui_records
+    assert len(gui_call.takes) == 1
+    bot_call = window.calls.current
+    assert bot_call is not None and bot_call.call_id == call["id"]
+    assert "stop tone: # pressed" in window.countdowns.ending.text()
+    assert (
+        window.takes.takes == bot_call.takes and bot_call.takes[0].operation_id == operation["id"]
+    )
+    label = window.timeline.ending_labels[operation["id"]]
+    assert label.endswith("— 200/8514") and "stop tone" in label
+    times = [r["t"] for r in window.log.records]
+    assert times == sorted(times)
+
+    # Selecting the GUI's call shows its log, takes and ending again.
+    window.call_picker.setCurrentIndex(0)
+    assert window.log.records == gui_call.records
+    assert window.takes.takes == gui_call.takes
+    assert "200/8514" in window.countdowns.ending.text()
