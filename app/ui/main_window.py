@@ -473,6 +473,8 @@ class MainWindow(QMainWindow):
             combo.setMinimumContentsLength(16)
         self.wav_controls = self._build_wav_controls()
         form.addRow("", self.wav_controls)
+        form.addRow("", self.wav_position)
+        self._wav_rows = (self.wav_controls, self.wav_position)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start call")
         self.start_button.setObjectName("startCall")
@@ -511,12 +513,12 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         self.wav_pause = QToolButton()
         self.wav_pause.setObjectName("wavPause")
-        self.wav_pause.setText("⏸ Pause")
+        self.wav_pause.setText("Pause")
         self.wav_pause.setCheckable(True)
         self.wav_pause.setToolTip("Pause the file: the microphone sends silence meanwhile")
         self.wav_restart = QToolButton()
         self.wav_restart.setObjectName("wavRestart")
-        self.wav_restart.setText("⏮ Restart")
+        self.wav_restart.setText("Restart")
         self.wav_restart.setToolTip("Play the file again from its start")
         self.wav_loop = QCheckBox("Loop")
         self.wav_loop.setObjectName("wavLoop")
@@ -526,7 +528,7 @@ class MainWindow(QMainWindow):
         self.wav_position.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         for widget in (self.wav_pause, self.wav_restart, self.wav_loop):
             layout.addWidget(widget)
-        layout.addWidget(self.wav_position, 1)
+        layout.addStretch(1)
         self.wav_pause.toggled.connect(self._wav_pause)
         self.wav_restart.clicked.connect(self._wav_restart)
         self.wav_loop.toggled.connect(self._wav_loop)
@@ -539,7 +541,7 @@ class MainWindow(QMainWindow):
         return None
 
     def _wav_pause(self, paused: bool) -> None:
-        self.wav_pause.setText("▶ Play" if paused else "⏸ Pause")
+        self.wav_pause.setText("Play" if paused else "Pause")
         mic = self._file_microphone()
         if mic is not None:
             mic.set_paused(paused)
@@ -753,6 +755,8 @@ class MainWindow(QMainWindow):
     def _input_changed(self, *_: object) -> None:
         kind, device = self.input_combo.currentData()
         self._audio_form.setRowVisible(self._input_file_row, kind == "file")
+        for row in self._wav_rows:  # play/pause, restart, loop and position: files only
+            self._audio_form.setRowVisible(row, kind == "file")
         session = self.session
         if session is None or not session.running:
             return

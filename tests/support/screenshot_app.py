@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             QTimer.singleShot(100, drive)
             return
         window.sessions_root = args.sessions
-        window.resize(1440, 900)
+        window.resize(1280, 720)  # a laptop or a projector: the size the layout is for
         window.input_combo.setCurrentIndex(window.input_combo.findText("WAV file as microphone"))
         window.input_file.setText(str(answer))
         form = window.form
