@@ -42,7 +42,7 @@ class Keypad(QWidget):
             for c, key in enumerate(row):
                 button = QPushButton(key)
                 button.setFont(font)
-                button.setMinimumSize(48, 44)
+                button.setMinimumSize(48, 38)
                 button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
                 button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
                 button.setToolTip(f"Press {key} (keyboard: {key})")

@@ -230,7 +230,7 @@ def test_settings_are_restored(qtbot, tmp_path: Path) -> None:
     window.keypad.set_mode("in-band")
     # The offscreen screen is 800x800 and restoreGeometry keeps a window on its screen, so
     # only the height is free to check; the dock layout is the other half of the layout.
-    window.resize(window.width(), 640)
+    window.resize(window.width(), 700)
     keypad_dock = window.findChild(QDockWidget, "keypadDock")
     keypad_dock.hide()
     window.close()
@@ -243,7 +243,7 @@ def test_settings_are_restored(qtbot, tmp_path: Path) -> None:
     assert not again.form.play_beep.isChecked()
     assert again.form.client_context.text() == "remember me"
     assert again.keypad.mode == "in-band"
-    assert again.height() == 640
+    assert again.height() == 700
     assert not again.findChild(QDockWidget, "keypadDock").isVisible()
     assert again.form.record_body() == form.record_body()
 
