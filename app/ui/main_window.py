@@ -29,17 +29,14 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -78,8 +75,16 @@ from app.session.export import (
     save_session,
 )
 from app.session.live import LiveSession, drain_queue
+from app.ui.caller_panel import CallerAudioPanel
 from app.ui.countdowns import TIMER_LANES, CountdownPanel
 from app.ui.diagnostics import show_diagnostics
+from app.ui.endpoint_panel import (
+    EndpointPanel,
+    IncomingOffer,
+    ServedCaller,
+    attempts,
+    offer_error,
+)
 from app.ui.feedback import bug_report_zip, folder_link
 from app.ui.keypad import Keypad
 from app.ui.log_view import LogView
@@ -91,13 +96,10 @@ from app.ui.texts import code_text, ending_in_words
 from app.ui.timeline_view import TimelineView
 from app.ui.widgets import (
     Banner,
-    LevelMeter,
-    LiveWaveform,
     WheelGuard,
     install_wheel_guard,
     peak_to_dbfs,
 )
-from app.ui.widgets import file_row as file_row_widget
 
 WINDOW_TITLE = "CallSim — fake caller for Graph recordResponse"
 # 25 polls a second: smooth countdowns and meters, and well under the ~100 ms a user notices.
@@ -121,15 +123,6 @@ class InputChoice:
     kind: str  # "device", "file" or "silence"
     device: DeviceInfo | None = None
     path: str = ""
-
-
-@dataclass(frozen=True)
-class IncomingOffer:
-    """What offering an incoming call to the bot gave (from the worker thread to the window)."""
-
-    callback_url: str
-    call_id: str | None  # None: the endpoint could not offer it, ``error`` says why
-    error: str = ""
 
 
 InputFactory = Callable[[InputChoice], InputDevice]
@@ -432,107 +425,31 @@ class MainWindow(QMainWindow):
         return f"{self.audio.problem}. Fix: {self.audio.fix}." if self.audio.problem else ""
 
     def _build_audio_group(self) -> QGroupBox:
-        group = QGroupBox("Caller audio")
-        form = QFormLayout(group)
-        self.input_combo = QComboBox()
-        self.input_combo.setObjectName("inputCombo")
-        for device in self.audio.inputs:
-            self.input_combo.addItem(f"Microphone: {device.label}", ("device", device))
-        self.input_combo.addItem("WAV file as microphone", ("file", None))
-        self.input_combo.addItem("Silence", ("silence", None))
-        if self.audio.default_input is not None:
-            for i, device in enumerate(self.audio.inputs):
-                if device.index == self.audio.default_input:
-                    self.input_combo.setCurrentIndex(i)
-        elif not self.audio.inputs:
-            self.input_combo.setCurrentIndex(self.input_combo.findText("WAV file as microphone"))
-        form.addRow("Input", self.input_combo)
-        self.input_file = QLineEdit()
-        self.input_file.setPlaceholderText("a WAV file played as the microphone")
-        file_row = file_row_widget(self.input_file, self._browse_input)
-        form.addRow("File", file_row)
-        self._input_file_row = file_row
-        self._audio_form = form
-        self.output_combo = QComboBox()
-        self.output_combo.setObjectName("outputCombo")
-        for device in self.audio.outputs:
-            self.output_combo.addItem(f"Speaker: {device.label}", device)
-        self.output_combo.addItem("No output (silent)", None)
-        if self.audio.default_output is not None:
-            for i, device in enumerate(self.audio.outputs):
-                if device.index == self.audio.default_output:
-                    self.output_combo.setCurrentIndex(i)
-        elif not self.audio.outputs:
-            self.output_combo.setCurrentIndex(self.output_combo.count() - 1)
-        form.addRow("Output", self.output_combo)
-        for combo in (self.input_combo, self.output_combo):
-            # Device names can be long: the dock keeps its width, the open list shows them.
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            combo.setMinimumContentsLength(16)
-        self.wav_controls = self._build_wav_controls()
-        form.addRow("", self.wav_controls)
-        form.addRow("", self.wav_position)
-        self._wav_rows = (self.wav_controls, self.wav_position)
-        buttons = QHBoxLayout()
-        self.start_button = QPushButton("Start call")
-        self.start_button.setObjectName("startCall")
-        self.hangup_button = QPushButton("Hang up")
-        self.hangup_button.setToolTip("The caller hangs up")
-        self.hangup_button.setObjectName("hangUp")
-        self.drop_media_button = QPushButton("Drop media")
-        self.drop_media_button.setObjectName("dropMedia")
-        self.drop_media_button.setToolTip(
-            "While held down, the caller's media does not reach the call (a network loss): the "
-            "engine hears nothing and time goes on. After the media timeout (2 s), Graph fails "
-            "a running operation with 500/8513. Release it and the media is back."
+        panel = CallerAudioPanel(self.audio, self._browse_input)
+        self.caller_panel = panel
+        # The window's names for the panel's widgets (tests and the other panels use them).
+        self.input_combo, self.input_file = panel.input_combo, panel.input_file
+        self.output_combo = panel.output_combo
+        self.wav_controls, self.wav_position = panel.wav_controls, panel.wav_position
+        self.wav_pause, self.wav_restart, self.wav_loop = (
+            panel.wav_pause,
+            panel.wav_restart,
+            panel.wav_loop,
         )
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.hangup_button)
-        buttons.addWidget(self.drop_media_button)
-        form.addRow(buttons)
-        self.meter = LevelMeter()
-        self.wave = LiveWaveform()
-        self.wave.setMinimumHeight(36)
-        form.addRow("Level", self.meter)
-        form.addRow("Waveform", self.wave)
+        self.start_button, self.hangup_button = panel.start_button, panel.hangup_button
+        self.drop_media_button = panel.drop_media_button
+        self.meter, self.wave = panel.meter, panel.wave
         self.input_combo.currentIndexChanged.connect(self._input_changed)
         self.output_combo.currentIndexChanged.connect(lambda _: self._open_speaker())
         self.start_button.clicked.connect(self.start_call)
         self.hangup_button.clicked.connect(self.hang_up)
         self.drop_media_button.pressed.connect(lambda: self.set_media_dropped(True))
         self.drop_media_button.released.connect(lambda: self.set_media_dropped(False))
-        self._input_changed()
-        return group
-
-    def _build_wav_controls(self) -> QWidget:
-        """Play/pause, restart, loop and position of a WAV file playing as the microphone."""
-        row = QWidget()
-        layout = QHBoxLayout(row)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.wav_pause = QToolButton()
-        self.wav_pause.setObjectName("wavPause")
-        self.wav_pause.setText("Pause")
-        self.wav_pause.setCheckable(True)
-        self.wav_pause.setToolTip("Pause the file: the microphone sends silence meanwhile")
-        self.wav_restart = QToolButton()
-        self.wav_restart.setObjectName("wavRestart")
-        self.wav_restart.setText("Restart")
-        self.wav_restart.setToolTip("Play the file again from its start")
-        self.wav_loop = QCheckBox("Loop")
-        self.wav_loop.setObjectName("wavLoop")
-        self.wav_position = QLabel("")
-        self.wav_position.setObjectName("wavPosition")
-        # A long file name must not widen the dock: the label takes what is left.
-        self.wav_position.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        for widget in (self.wav_pause, self.wav_restart, self.wav_loop):
-            layout.addWidget(widget)
-        layout.addStretch(1)
         self.wav_pause.toggled.connect(self._wav_pause)
         self.wav_restart.clicked.connect(self._wav_restart)
         self.wav_loop.toggled.connect(self._wav_loop)
-        return row
+        self._input_changed()
+        return panel
 
     def _file_microphone(self) -> FileInputDevice | None:
         session = self.session
@@ -571,50 +488,17 @@ class MainWindow(QMainWindow):
         )
 
     def _build_endpoint_group(self) -> QGroupBox:
-        group = QGroupBox("Graph endpoint (for a real bot)")
-        layout = QVBoxLayout(group)
-        self.endpoint_toggle = QCheckBox("Serve a local Graph endpoint; calls use this caller")
-        self.endpoint_toggle.setObjectName("endpointToggle")
-        row = QHBoxLayout()
-        self.endpoint_url = QLineEdit()
-        self.endpoint_url.setReadOnly(True)
-        self.endpoint_url.setPlaceholderText("off")
-        self.endpoint_copy = QPushButton("Copy")
-        self.endpoint_copy.setEnabled(False)
-        row.addWidget(self.endpoint_url, 1)
-        row.addWidget(self.endpoint_copy)
-        self.endpoint_status = QLabel("")
-        self.endpoint_status.setObjectName("endpointStatus")
-        self.endpoint_status.setWordWrap(True)
-        self.endpoint_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        incoming = QHBoxLayout()
-        self.incoming_url = QLineEdit()
-        self.incoming_url.setObjectName("incomingCallbackUrl")
-        self.incoming_url.setPlaceholderText("the bot's callback URL, e.g. https://bot/api/calls")
-        self.incoming_url.setToolTip(
-            "Where the bot receives notifications: the incoming call is offered there, and the "
-            "bot answers (or rejects) it through this endpoint."
-        )
-        self.incoming_button = QPushButton("Incoming call to bot")
-        self.incoming_button.setObjectName("incomingCall")
-        self.incoming_button.setEnabled(False)
-        incoming.addWidget(self.incoming_url, 1)
-        incoming.addWidget(self.incoming_button)
-        self.endpoint_banner = Banner()
-        self.endpoint_banner.setObjectName("endpointBanner")
-        layout.addWidget(self.endpoint_toggle)
-        layout.addLayout(row)
-        layout.addWidget(self.endpoint_status)
-        layout.addWidget(QLabel("Bot's callback URL (for an incoming call):"))
-        layout.addLayout(incoming)
-        layout.addWidget(self.endpoint_banner)
+        panel = EndpointPanel()
+        self.endpoint_panel = panel
+        # The window's names for the panel's widgets (tests use them).
+        self.endpoint_toggle, self.endpoint_url = panel.toggle, panel.url
+        self.endpoint_copy, self.endpoint_status = panel.copy, panel.status
+        self.incoming_url, self.incoming_button = panel.incoming_url, panel.incoming_button
+        self.endpoint_banner = panel.banner
         self.endpoint_toggle.toggled.connect(self.set_endpoint_enabled)
         self.incoming_button.clicked.connect(self.offer_incoming_call)
         self.incoming_url.returnPressed.connect(self.offer_incoming_call)
-        self.endpoint_copy.clicked.connect(
-            lambda: QGuiApplication.clipboard().setText(self.endpoint_url.text())
-        )
-        return group
+        return panel
 
     def _build_request_group(self) -> QGroupBox:
         group = QGroupBox("Bot request (recordResponse)")
@@ -754,9 +638,7 @@ class MainWindow(QMainWindow):
 
     def _input_changed(self, *_: object) -> None:
         kind, device = self.input_combo.currentData()
-        self._audio_form.setRowVisible(self._input_file_row, kind == "file")
-        for row in self._wav_rows:  # play/pause, restart, loop and position: files only
-            self._audio_form.setRowVisible(row, kind == "file")
+        self.caller_panel.show_file_rows(kind == "file")
         session = self.session
         if session is None or not session.running:
             return
@@ -830,9 +712,9 @@ class MainWindow(QMainWindow):
 
             inbox = self._server_inbox
 
-            def caller_factory(call: Any) -> _ServedCaller:
+            def caller_factory(call: Any) -> ServedCaller:
                 """Runs on the server's event-loop thread."""
-                return _ServedCaller(call, inbox)
+                return ServedCaller(call, inbox)
 
             def on_event(event: Any) -> None:
                 """Runs on the server's event-loop thread: enqueue the immutable event only."""
@@ -892,7 +774,7 @@ class MainWindow(QMainWindow):
             try:
                 call = server.incoming_call(url)
             except Exception as exc:  # a bad URL, a stopped endpoint: reported, never raised
-                inbox.put(("incoming", IncomingOffer(url, None, _offer_error(exc))))
+                inbox.put(("incoming", IncomingOffer(url, None, offer_error(exc))))
             else:
                 inbox.put(("incoming", IncomingOffer(url, call.call_id)))
 
@@ -966,7 +848,7 @@ class MainWindow(QMainWindow):
             elif event.outcome == "failed":
                 self.endpoint_banner.show_message(
                     f"A notification could not be delivered to the bot at {event.url}: "
-                    f"{event.error} (gave up after {_attempts(event.attempt)})."
+                    f"{event.error} (gave up after {attempts(event.attempt)})."
                 )
             return
         if not isinstance(event, CallStateChanged):
@@ -1008,7 +890,7 @@ class MainWindow(QMainWindow):
         else:
             self.endpoint_banner.show_message(
                 f"The bot's callback {url} did not take incoming call {short}: {record.error}. "
-                f"Gave up after {_attempts(record.attempt)}; the call ends unanswered."
+                f"Gave up after {attempts(record.attempt)}; the call ends unanswered."
             )
 
     def _on_offer(self, offer: IncomingOffer) -> None:
@@ -1766,40 +1648,3 @@ class MainWindow(QMainWindow):
         if supervisor is not None and self._device_events is not None:
             supervisor.unsubscribe(self._device_events)
         super().closeEvent(event)
-
-
-class _ServedCaller:
-    """The GUI as the caller of a served call (``app.server.caller.Caller``).
-
-    Runs on the server's event-loop thread, so it only posts to the window's inbox; the
-    window attaches its microphone and keypad on its own thread (DESIGN.md rule 3).
-    """
-
-    def __init__(self, call: Any, inbox: queue.SimpleQueue[tuple[str, Any]]) -> None:
-        self.call = call
-        self.inbox = inbox
-        # Subscribed here, on the loop thread, before the bot can hear "established": no engine
-        # event of the call (say, the answer to the bot's first action) slips between the
-        # pick-up and the window's attaching, which happens at its next poll.
-        self.events: queue.SimpleQueue[ev.Event] = call.host.subscribe()
-
-    def start(self) -> None:
-        """The served call is established."""
-        self.inbox.put(("attach", (self.call, self.events)))
-
-    def stop(self) -> None:
-        """The served call ended."""
-        self.inbox.put(("detach", self.call.call_id))
-
-
-def _offer_error(exc: BaseException) -> str:
-    """Why an incoming call could not be offered, in one line."""
-    if isinstance(exc, TimeoutError):
-        return "the endpoint did not create the call in time (is it still running?)"
-    if isinstance(exc, ValueError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _attempts(n: int) -> str:
-    return "1 attempt" if n == 1 else f"{n} attempts"

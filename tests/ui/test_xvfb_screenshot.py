@@ -58,7 +58,9 @@ def test_real_app_under_xvfb_saves_a_screenshot(qapp, tmp_path: Path) -> None:
     assert (image.width(), image.height()) == (1280, 720)
     # Real pixels: the timer lanes' colours are on screen (the 256-colour palette moves them a
     # little, so look for a near match), and the picture is not a blank frame.
-    colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    colours = {
+        image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
+    }
     assert len(colours) > 20
 
     def near(target: str) -> bool:
