@@ -1020,12 +1020,18 @@ class MainWindow(QMainWindow):
         except (ScenarioError, OSError) as exc:
             self.banner.show_message(f"Cannot open {path}: {exc}")
             return None
-        first_record = next(
-            (b for b in scenario.bot if b.action == "recordResponse" and isinstance(b.body, dict)),
-            None,
-        )
-        if first_record is not None:
-            self.form.set_body(absolute_prompts(first_record.body, scenario.base_dir))
+        # The first recordResponse fills the form (a saved session keeps its body as raw text).
+        first_body: Any = None
+        for entry in scenario.bot:
+            if entry.action != "recordResponse":
+                continue
+            first_body = entry.body
+            if entry.raw_body is not None:
+                with contextlib.suppress(ValueError):
+                    first_body = json.loads(entry.raw_body)
+            break
+        if isinstance(first_body, dict):
+            self.form.set_body(absolute_prompts(first_body, scenario.base_dir))
         if self.session is not None and self.session.running:
             self.session.hang_up()
             self.session.wait_engine()

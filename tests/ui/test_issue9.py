@@ -446,3 +446,43 @@ def test_bot_call_joins_the_call_list_without_clearing_the_gui_call(qtbot, tmp_p
     assert window.log.records == gui_call.records
     assert window.takes.takes == gui_call.takes
     assert "200/8514" in window.countdowns.ending.text()
+
+
+def test_a_saved_session_opens_and_plays_live_to_the_same_ending(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    rig = Rig(qtbot, tmp_path)
+    window, form = rig.window, rig.window.form
+    _file_input(rig)
+    form.stop_tone_buttons["#"].setChecked(True)
+    form.client_context.setText("qa-bundle")
+    qtbot.mouseClick(window.send_record, LEFT)
+    rig.advance(2.0)
+    qtbot.mouseClick(window.keypad.buttons["#"], LEFT)
+    rig.advance(0.5)
+    qtbot.waitUntil(lambda: len(rig.records("notification")) == 1, timeout=WAIT_MS)
+    first = [e for e in window.events if isinstance(e, ev.OperationEnded)]
+    saved = window.save_session_to(tmp_path / "bundle")
+    assert saved is not None
+    qtbot.mouseClick(window.hangup_button, LEFT)
+    qtbot.waitUntil(lambda: not window.session.running, timeout=WAIT_MS)
+
+    form.client_context.setText("something else")
+    form.stop_tone_buttons["#"].setChecked(False)
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", lambda *a, **k: (str(saved / "scenario.toml"), "")
+    )
+    window.open_action.trigger()
+    assert form.client_context.text() == "qa-bundle"
+    assert form.stop_tone_buttons["#"].isChecked()
+    rig.advance(3.0)
+    qtbot.waitUntil(
+        lambda: any(isinstance(e, ev.OperationEnded) for e in window.events), timeout=WAIT_MS
+    )
+    again = [e for e in window.events if isinstance(e, ev.OperationEnded)]
+    assert [e.subcode for e in again] == [e.subcode for e in first] == [8514]
+    # Live, an entry is sent at the first poll after its time: one poll (40 ms) plus, here,
+    # one pumped step (50 ms) late at most; `callsim run` on the same folder is exact.
+    late_s = (again[0].sample_index - first[0].sample_index) / ENGINE_RATE_HZ
+    assert 0 <= late_s <= 0.1
+    assert [c.origin for c in window.calls.calls] == ["gui", "gui"]
