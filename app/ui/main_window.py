@@ -65,14 +65,9 @@ from app.graph.requests import RecordResponseRequest, parse_record_response
 from app.graph.results import RESULTS, Ending
 from app.resources import example_scenarios, sample_prompts
 from app.scenario.model import CallOptions, Scenario, ScenarioError, load_scenario
-from app.scenario.output import event_record, write_json
+from app.scenario.output import event_record
 from app.session.export import (
-    export_notifications,
-    export_recording,
-    export_request,
-    export_response,
     request_record,
-    save_session,
 )
 from app.session.live import LiveSession, drain_queue
 from app.ui.caller_panel import CallerAudioPanel
@@ -85,7 +80,7 @@ from app.ui.endpoint_panel import (
     attempts,
     offer_error,
 )
-from app.ui.feedback import bug_report_zip, folder_link
+from app.ui.exports import Exports
 from app.ui.keypad import Keypad
 from app.ui.log_view import LogView
 from app.ui.models.calls import CallEntry, CallList
@@ -213,7 +208,6 @@ class MainWindow(QMainWindow):
         self.script: LiveScript | None = None  # an opened scenario playing live
         self._pending_options: CallOptions | None = None
         self._pending_folder: Path | None = None
-        self.last_output: Path | None = None  # the last file an export or copy wrote
         self._wheel_guard = WheelGuard(self)
         self._app_log: list[str] = []  # status messages, in order (for the bug report)
 
@@ -350,6 +344,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.input_latency_label)
         self.statusBar().addPermanentWidget(self.underrun_label)
         self.statusBar().addWidget(self.folder_label, 1)
+        self.exports = Exports(
+            self, self.settings, self.statusBar(), self.output_link, self._app_log
+        )
 
         self._build_menus()
         self.log.export_requested.connect(self._export_record)
@@ -1492,98 +1489,35 @@ class MainWindow(QMainWindow):
 
     def report_written(self, what: str, path: Path) -> None:
         """Say in the status bar what was written where, with a link to open its folder."""
-        self.last_output = path
-        self.statusBar().showMessage(f"Wrote {what} to {path}", 15000)
-        self.output_link.setText(folder_link(path))
-        self.output_link.setToolTip(str(path))
-        self._app_log.append(f"wrote {what}: {path}")
+        self.exports.report_written(what, path)
 
-    def _ask_file(self, title: str, name: str, pattern: str) -> Path | None:
-        start = str(Path(str(self.settings.value("export/dir", str(Path.home())))) / name)
-        path, _ = QFileDialog.getSaveFileName(self, title, start, pattern)
-        if not path:
-            return None
-        self.settings.setValue("export/dir", str(Path(path).parent))
-        return Path(path)
+    @property
+    def last_output(self) -> Path | None:
+        """The last file an export wrote."""
+        return self.exports.last_output
 
     def _export_last_request(self) -> None:
-        if self._last_request is None:
-            self.statusBar().showMessage("No request sent yet.", 4000)
-            return
-        path = self._ask_file("Export request", "request.json", "JSON (*.json)")
-        if path is not None:
-            self.report_written("the last request", export_request(path, self._last_request))
+        self.exports.export_request(self._last_request)
 
     def _export_last_response(self) -> None:
-        if self._last_response is None:
-            self.statusBar().showMessage("No response yet.", 4000)
-            return
-        path = self._ask_file("Export response", "response.json", "JSON (*.json)")
-        if path is not None:
-            self.report_written("the last response", export_response(path, self._last_response))
+        self.exports.export_response(self._last_response)
 
     def _export_notifications(self) -> None:
-        path = self._ask_file("Export notifications", "notifications.json", "JSON (*.json)")
-        if path is not None:
-            export_notifications(path, self.events)
-            self.report_written("the notifications", path)
+        self.exports.export_notifications(self.events)
 
     def _export_record(self, record: dict[str, Any]) -> None:
-        name = f"{record['kind']}-{record['t']:.3f}s.json"
-        path = self._ask_file("Export record", name, "JSON (*.json)")
-        if path is not None:
-            write_json(path, record)
-            self.report_written(f"the {record['kind']} record", path)
+        self.exports.export_record(record)
 
     def _export_take(self, take: Take | None) -> None:
-        if take is None:
-            return
-        path = self._ask_file("Export recording", f"{take.operation_id}.wav", "WAV (*.wav)")
-        if path is not None:
-            export_recording(take.path, path)
-            self.report_written("the take's WAV", path)
+        self.exports.export_take(take)
 
     def save_session_to(self, folder: Path | None) -> Path | None:
         """Save the session (scenario + caller.wav + every export) into ``folder`` (ask if None)."""
-        if self.session is None:
-            self.statusBar().showMessage("No session to save yet.", 4000)
-            return None
-        if folder is None:
-            # A new folder, named by the user (a save dialog can create it; a folder picker
-            # could only pick an existing one).
-            name = f"callsim-session-{time.strftime('%Y%m%d-%H%M%S')}"
-            chosen = self._ask_file("Save session as a new folder", name, "Folder (*)")
-            if chosen is None:
-                return None
-            folder = chosen
-        saved = save_session(self.session.snapshot(), folder)
-        self.report_written("the session", saved.scenario)
-        self.statusBar().showMessage(
-            f"Session saved to {folder}: replay with `callsim run {saved.scenario}` or File → Open",
-            15000,
-        )
-        return folder
+        return self.exports.save_session(self.session, folder)
 
     def save_bug_report(self, out: Path | None, doctor_text: str | None = None) -> Path | None:
         """Zip the session folder, the window's log and `callsim doctor` into ``out`` (ask)."""
-        if self.session is None:
-            self.statusBar().showMessage("No session to report yet: start a call first.", 6000)
-            return None
-        if out is None:
-            name = f"callsim-bug-{time.strftime('%Y%m%d-%H%M%S')}.zip"
-            out = self._ask_file("Save bug report", name, "Zip (*.zip)")
-            if out is None:
-                return None
-        if doctor_text is None:
-            self.statusBar().showMessage("Collecting `callsim doctor` …")
-            QGuiApplication.processEvents()
-            from app.ui.diagnostics import collect_report
-
-            doctor_text = collect_report()
-        self.session.wait_engine()
-        bug_report_zip(self.session.session_dir, "\n".join(self._app_log) + "\n", doctor_text, out)
-        self.report_written("the bug report", out)
-        return out
+        return self.exports.bug_report(self.session, out, doctor_text)
 
     # ================================================================== settings
 
