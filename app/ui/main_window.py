@@ -1503,7 +1503,8 @@ class MainWindow(QMainWindow):
         self.exports.export_response(self._last_response)
 
     def _export_notifications(self) -> None:
-        self.exports.export_notifications(self.events)
+        shown = self.calls.current  # the call on screen, which may be an older one
+        self.exports.export_notifications(shown.events if shown is not None else [])
 
     def _export_record(self, record: dict[str, Any]) -> None:
         self.exports.export_record(record)

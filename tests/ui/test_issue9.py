@@ -486,3 +486,20 @@ def test_a_saved_session_opens_and_plays_live_to_the_same_ending(qtbot, tmp_path
     late_s = (again[0].sample_index - first[0].sample_index) / ENGINE_RATE_HZ
     assert 0 <= late_s <= 0.1
     assert [c.origin for c in window.calls.calls] == ["gui", "gui"]
+
+
+def test_new_call_keeps_the_previous_one_in_the_list(qtbot, tmp_path: Path) -> None:
+    rig = Rig(qtbot, tmp_path)
+    window = rig.window
+    _file_input(rig)
+    qtbot.mouseClick(window.send_record, LEFT)
+    qtbot.waitUntil(lambda: len(rig.records("response")) == 1, timeout=WAIT_MS)
+    first = window.calls.current
+    window.new_call_action.trigger()
+    assert window.session is not None and window.session.running
+    assert len(window.calls.calls) == 2 and window.calls.current is not first
+    assert not first.live and [r["kind"] for r in first.records].count("response") == 1
+    assert rig.records("response") == []  # the new call's log starts empty
+    assert window.call_picker.itemText(0) == "1 · GUI call 1 (ended)"
+    assert window.call_picker.itemText(1) == "2 · GUI call 2 (live)"
+    qtbot.mouseClick(window.hangup_button, LEFT)
