@@ -31,6 +31,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     run.add_argument("scenario", type=Path, help="scenario TOML file")
     run.add_argument("--out", type=Path, required=True, help="output folder (created)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    check = sub.add_parser("check", help="run scenarios and check their [[expect]] entries")
+    check.add_argument("paths", type=Path, nargs="+", help="scenario files or folders")
+    check.add_argument(
+        "-j", "--jobs", type=_positive_int, help="worker processes (default: the CPU count)"
+    )
+    check.add_argument("--junit", type=Path, help="write JUnit XML here")
+    check.add_argument("--out", type=Path, help="keep each scenario's outputs under this folder")
     serve = sub.add_parser("serve", help="serve a local Graph-compatible endpoint")
     if command == "serve":
         from app.server.cli import configure_parser
@@ -42,6 +49,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
         configure_doctor(doctor)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"must be 1 .. 1024, got {value}")
+    return value
 
 
 def chosen_command(argv: Sequence[str]) -> str | None:
@@ -94,6 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     limit_blas_threads()  # before any engine runs, whatever the subcommand (app/engine/blas.py)
     if args.command == "run":
         return run_command(args)
+    if args.command == "check":
+        from app.scenario.check import run_check
+
+        code, _ = run_check(args.paths, workers=args.jobs, out_root=args.out, junit=args.junit)
+        return code
     if args.command == "doctor" and args.probe == "qt":
         # The doctor's Qt probe, in the child it started: only the UI layer imports Qt.
         from app.doctor import emit

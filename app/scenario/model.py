@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from app.core.clock import seconds_to_samples
+from app.scenario.expect import Expectation, parse_expectations
 
 DtmfMode = Literal["both", "in-band", "out-of-band"]
 DTMF_MODES: tuple[DtmfMode, ...] = ("both", "in-band", "out-of-band")
@@ -118,6 +119,7 @@ class Scenario:
     call: CallOptions
     bot: tuple[BotEntry, ...] = field(default_factory=tuple)
     caller: tuple[CallerEntry, ...] = field(default_factory=tuple)
+    expect: tuple[Expectation, ...] = field(default_factory=tuple)  # app/scenario/expect.py
 
     @property
     def base_dir(self) -> Path:
@@ -125,7 +127,7 @@ class Scenario:
         return self.path.parent
 
 
-_TOP_KEYS = {"name", "description", "call", "bot", "caller"}
+_TOP_KEYS = {"name", "description", "call", "bot", "caller", "expect"}
 _CALL_KEYS = {
     "vad",
     "lenient_prompts",
@@ -275,7 +277,8 @@ def parse_scenario(doc: dict[str, Any], path: Path) -> Scenario:
         raise ScenarioError(
             path, where, f"{presses} entries counting each dtmf key, at most {MAX_ENTRIES}"
         )
-    return Scenario(path, name, description, call, bot, caller)
+    expect = parse_expectations(doc.get("expect"), bot_raw, path)
+    return Scenario(path, name, description, call, bot, caller, expect)
 
 
 def _parse_call(table: object, path: Path) -> CallOptions:
