@@ -247,8 +247,8 @@ def make_call(
     made: list[Call] = []
     if options.seed is not None:
         kwargs["id_factory"], kwargs["token_factory"] = seeded_ids(options.seed)
-        kwargs["wall_clock_s"] = lambda: SEEDED_DATE_EPOCH_S + (
-            made[0].fed_samples / ENGINE_RATE_HZ if made else 0.0
+        kwargs["wall_clock_s"] = lambda: (
+            SEEDED_DATE_EPOCH_S + (made[0].fed_samples / ENGINE_RATE_HZ if made else 0.0)
         )
     else:
         kwargs["wall_clock_s"] = time.time
