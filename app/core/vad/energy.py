@@ -14,6 +14,16 @@ hum and rumble sit below. In tests/bench/vad_eval.py this took onset p95 over al
 conditions from 772 ms (broadband) to about 180 ms and missed utterances at 5 dB SNR from 4/8 to
 0. band_low_hz=0, band_high_hz=8000 gives the plain broadband RMS.
 
+End extension (docs/dsp.md §3.3, after Rabiner & Sambur 1975, who extend an energy endpoint
+through unvoiced sounds by the zero-crossing rate): a final "s", "t" or "f" carries its energy
+above 2 kHz, so the band level falls 100-200 ms before the word ends. Once the band has said
+speech for EXTEND_AFTER_FRAMES frames since the last pause, frames whose BROADBAND level stays
+EXTEND_MARGIN_DB above the broadband noise floor (a second windowed-minimum tracker) remain
+speech, for at most EXTEND_MAX_S. The broadband level is the test rather than the zero-crossing
+rate: on tests/bench/vad_real.py a ZCR clause (above 60 or 100 crossings per frame, alone or
+with the broadband test) changed no end (docs/dsp.md §3.3 has the table). extend_max_s=0 turns
+the extension off (the band-only classifier).
+
 Deterministic: the same frames in the same order give the same decisions on every machine
 (exact integer-valued band products, fixed-order sums, Python floats, no randomness; see
 docs/dsp.md §6); nothing depends on where block boundaries of the caller fall.
@@ -55,6 +65,19 @@ NOISE_SUBWINDOWS = 4
 # module docstring for the measured gain).
 BAND_LOW_HZ = 200.0
 BAND_HIGH_HZ = 2000.0
+# End extension (module docstring; docs/dsp.md §3.3). tests/bench/vad_real.py, ends within ±60 ms
+# of 17 labelled utterance ends (clean / white 20 dB): margin 1 dB 8/10, 1.5 dB 8/9, 2-3 dB 8/7,
+# band only 6/6; 1.5 dB is the lowest margin at which stationary noise rarely continues it (a
+# 20 ms frame of white noise sits about 0.85 dB over its windowed minimum).
+EXTEND_MARGIN_DB = 1.5
+# Rabiner & Sambur search up to 250 ms past the energy endpoint; 240 ms is 12 frames.
+EXTEND_MAX_S = 0.24
+# Band speech frames since the last pause before an extension may follow: the endpointer's onset
+# count (docs/dsp.md §3.4), so an extension never completes an onset on its own (a short noise
+# burst plus its extension would otherwise confirm one).
+EXTEND_AFTER_FRAMES = 10
+# A pause of this many non-speech frames restarts that count: the endpointer's 100 ms pause.
+EXTEND_PAUSE_FRAMES = 5
 # Power floor so digital silence maps to −120 dBFS instead of −inf.
 _MIN_POWER = 1e-12
 # Rows per matrix product. OpenBLAS runs a dgemm multi-threaded once M·N·K exceeds
@@ -126,6 +149,34 @@ def band_projection(
     return BandProjection(cos_t, sin_t, np.concatenate([scale, scale]))
 
 
+class _MinimumTracker:
+    """Windowed minimum of frame levels over NOISE_SUBWINDOWS sub-windows (Martin 2001), O(1)."""
+
+    def __init__(self, subwindow_frames: int) -> None:
+        self._subwindow_frames = subwindow_frames
+        self._minima: deque[float] = deque(maxlen=NOISE_SUBWINDOWS)
+        self.reset()
+
+    def reset(self) -> None:
+        self._minima.clear()
+        self._completed_min = math.inf
+        self._current_min = math.inf
+        self._current_count = 0
+
+    def push(self, level_dbfs: float) -> float:
+        """Add one frame's level; return the floor before it joins a completed sub-window."""
+        if level_dbfs < self._current_min:
+            self._current_min = level_dbfs
+        floor = min(self._completed_min, self._current_min)
+        self._current_count += 1
+        if self._current_count >= self._subwindow_frames:
+            self._minima.append(self._current_min)
+            self._completed_min = min(self._minima)
+            self._current_min = math.inf
+            self._current_count = 0
+        return floor
+
+
 class EnergyClassifier:
     """Band RMS in dBFS against a windowed-minimum noise floor plus margin, with hysteresis."""
 
@@ -140,9 +191,13 @@ class EnergyClassifier:
         noise_window_s: float = NOISE_WINDOW_S,
         band_low_hz: float = BAND_LOW_HZ,
         band_high_hz: float = BAND_HIGH_HZ,
+        extend_margin_db: float = EXTEND_MARGIN_DB,
+        extend_max_s: float = EXTEND_MAX_S,
     ) -> None:
         if hysteresis_db < 0.0 or margin_db < 0.0:
             raise ValueError("margin_db and hysteresis_db must be >= 0")
+        if extend_max_s < 0.0:
+            raise ValueError(f"extend_max_s must be >= 0, got {extend_max_s}")
         window_frames = round(noise_window_s * ENGINE_RATE_HZ / FRAME_SAMPLES)
         if window_frames < NOISE_SUBWINDOWS:
             raise ValueError(f"noise_window_s={noise_window_s} is shorter than 4 frames")
@@ -158,6 +213,13 @@ class EnergyClassifier:
         self._current_count = 0
         self._in_speech = False
         self._noise_floor_dbfs = math.inf
+        self.extend_margin_db = float(extend_margin_db)
+        self._extend_max_frames = round(extend_max_s * ENGINE_RATE_HZ / FRAME_SAMPLES)
+        self._broadband_floor = _MinimumTracker(self._subwindow_frames)
+        self._band_run = 0
+        self._gap = 0
+        self._extended = 0
+        self._extending = False
 
     @property
     def noise_floor_dbfs(self) -> float:
@@ -177,6 +239,11 @@ class EnergyClassifier:
         self._current_count = 0
         self._in_speech = False
         self._noise_floor_dbfs = math.inf
+        self._broadband_floor.reset()
+        self._band_run = 0
+        self._gap = 0
+        self._extended = 0
+        self._extending = False
 
     def level_dbfs(self, frame: npt.NDArray[np.float32]) -> float:
         """The frame's level as this classifier measures it (band or broadband RMS, dBFS)."""
@@ -186,7 +253,9 @@ class EnergyClassifier:
 
     def classify(self, frame: npt.NDArray[np.float32], start_sample: int) -> bool:
         """Classify one frame; True means speech."""
-        return self.classify_level(self.level_dbfs(frame))
+        if frame.shape != (self.frame_samples,):
+            raise ValueError(f"expected a frame of {self.frame_samples} samples, got {frame.shape}")
+        return self.classify_frames(frame[None, :], start_sample)[0]
 
     def classify_frames(self, frames: npt.NDArray[np.float32], start_sample: int) -> list[bool]:
         """Classify consecutive frames (shape (n, frame_samples)) in order; True means speech.
@@ -198,8 +267,46 @@ class EnergyClassifier:
             raise ValueError(
                 f"expected frames of shape (n, {self.frame_samples}), got {frames.shape}"
             )
-        classify_level = self.classify_level
-        return [classify_level(_power_to_dbfs(p)) for p in self._powers(frames).tolist()]
+        decide = self.decide
+        band = self._powers(frames).tolist()
+        if self._extend_max_frames == 0:
+            # No extension: the band decision alone (the broadband level is not needed).
+            classify_level = self.classify_level
+            return [classify_level(_power_to_dbfs(p)) for p in band]
+        if self._projection is None:
+            return [decide(_power_to_dbfs(p), _power_to_dbfs(p)) for p in band]
+        # float32 squares are exact in float64; np.add.reduce along a contiguous row sums in
+        # numpy's fixed pairwise order, which depends on the row length only (docs/dsp.md §6).
+        squares = np.square(frames, dtype=np.float64)
+        broadband = (np.add.reduce(squares, axis=1) / self.frame_samples).tolist()
+        return [
+            decide(_power_to_dbfs(p), _power_to_dbfs(q))
+            for p, q in zip(band, broadband, strict=True)
+        ]
+
+    def decide(self, level_dbfs: float, broadband_dbfs: float) -> bool:
+        """One frame's decision from its band and broadband levels: band hysteresis, then the
+        end extension (module docstring) once the band decision falls."""
+        band_speech = self.classify_level(level_dbfs)
+        broadband_floor = self._broadband_floor.push(broadband_dbfs)
+        if band_speech:
+            if self._gap >= EXTEND_PAUSE_FRAMES:
+                self._band_run = 0
+            self._gap = 0
+            self._band_run += 1
+            self._extended = 0
+            self._extending = self._band_run >= EXTEND_AFTER_FRAMES
+            return True
+        self._gap += 1
+        if (
+            self._extending
+            and self._extended < self._extend_max_frames
+            and broadband_dbfs > max(self.abs_floor_dbfs, broadband_floor + self.extend_margin_db)
+        ):
+            self._extended += 1
+            return True
+        self._extending = False
+        return False
 
     def _powers(self, frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """Mean-square of each row of ``frames`` (band-limited unless broadband).

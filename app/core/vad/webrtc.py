@@ -44,7 +44,11 @@ class WebRtcClassifier:
             raise ValueError("webrtcvad rejects the engine's rate/frame length")
         self.mode = mode
         self._gate = EnergyClassifier(
-            abs_floor_dbfs=gate_abs_floor_dbfs, margin_db=gate_margin_db, hysteresis_db=0.0
+            abs_floor_dbfs=gate_abs_floor_dbfs,
+            margin_db=gate_margin_db,
+            hysteresis_db=0.0,
+            # A gate, not a detector: WebRTC has its own hangover (docs/dsp.md §3.1).
+            extend_max_s=0.0,
         )
         self._vad = webrtcvad.Vad(mode)
         # Preallocated scratch: the conversion runs for every frame of the stream.

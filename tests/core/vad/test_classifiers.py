@@ -146,6 +146,38 @@ def test_energy_detects_a_tone_burst_in_noise_and_releases_after_it() -> None:
     assert len(on) == 25
 
 
+def voiced_then_hiss(voiced_s: float, hiss_s: float) -> Signal:
+    """Noise at −60 dBFS; from 1 s a 700 Hz "vowel", then a 4 kHz "s" (outside the band)."""
+    signal = noise(-60.0, 3.0, seed=5)
+    start = seconds(1.0)
+    signal[start : start + seconds(voiced_s)] += sine(700.0, -25.0, voiced_s)
+    start += seconds(voiced_s)
+    signal[start : start + seconds(hiss_s)] += sine(4000.0, -35.0, hiss_s)
+    return signal
+
+
+def speech_frames_after(flags: npt.NDArray[np.bool_], time_s: float) -> int:
+    return int(flags[round(time_s * ENGINE_RATE_HZ / FRAME_SAMPLES) :].sum())
+
+
+@pytest.mark.parametrize(("hiss_s", "kept_frames"), [(0.1, 5), (0.2, 10), (0.6, 12)])
+def test_energy_keeps_a_final_consonant_for_at_most_240_ms(hiss_s: float, kept_frames: int) -> None:
+    # docs/dsp.md §3.3: the band says speech for the vowel only; the broadband extension keeps
+    # the "s" while it lasts, up to EXTEND_MAX_S = 0.24 s (12 frames).
+    signal = voiced_then_hiss(0.4, hiss_s)
+    assert speech_frames_after(classify_all(EnergyClassifier(extend_max_s=0.0), signal), 1.4) == 0
+    assert speech_frames_after(classify_all(EnergyClassifier(), signal), 1.4) == kept_frames
+
+
+def test_energy_extension_needs_a_confirmed_speech_run() -> None:
+    # A 100 ms band burst (5 frames, under EXTEND_AFTER_FRAMES) is not extended: an extension
+    # must never complete the endpointer's 10-of-15 onset on its own.
+    signal = voiced_then_hiss(0.1, 0.3)
+    flags = classify_all(EnergyClassifier(), signal)
+    assert speech_frames_after(flags, 1.1) == 0
+    assert flags.sum() == 5
+
+
 def test_energy_hysteresis_and_margin_on_levels() -> None:
     energy = EnergyClassifier(margin_db=9.0, hysteresis_db=3.0, abs_floor_dbfs=-90.0)
     assert energy.classify_level(-60.0) is False  # sets the floor
