@@ -170,6 +170,7 @@ class _MinimumTracker:
         floor = min(self._completed_min, self._current_min)
         self._current_count += 1
         if self._current_count >= self._subwindow_frames:
+            # Rotate: the oldest sub-window leaves, the running one joins the completed ones.
             self._minima.append(self._current_min)
             self._completed_min = min(self._minima)
             self._current_min = math.inf
@@ -206,16 +207,13 @@ class EnergyClassifier:
         self.hysteresis_db = float(hysteresis_db)
         self.frame_samples = FRAME_SAMPLES
         self._projection = band_projection(band_low_hz, band_high_hz)
-        self._subwindow_frames = window_frames // NOISE_SUBWINDOWS
-        self._minima: deque[float] = deque(maxlen=NOISE_SUBWINDOWS)
-        self._completed_min = math.inf
-        self._current_min = math.inf
-        self._current_count = 0
+        subwindow_frames = window_frames // NOISE_SUBWINDOWS
+        self._band_floor = _MinimumTracker(subwindow_frames)
         self._in_speech = False
         self._noise_floor_dbfs = math.inf
         self.extend_margin_db = float(extend_margin_db)
         self._extend_max_frames = round(extend_max_s * ENGINE_RATE_HZ / FRAME_SAMPLES)
-        self._broadband_floor = _MinimumTracker(self._subwindow_frames)
+        self._broadband_floor = _MinimumTracker(subwindow_frames)
         self._band_run = 0
         self._gap = 0
         self._extended = 0
@@ -233,10 +231,7 @@ class EnergyClassifier:
 
     def reset(self) -> None:
         """Forget the noise floor and the hysteresis state."""
-        self._minima.clear()
-        self._completed_min = math.inf
-        self._current_min = math.inf
-        self._current_count = 0
+        self._band_floor.reset()
         self._in_speech = False
         self._noise_floor_dbfs = math.inf
         self._broadband_floor.reset()
@@ -355,16 +350,7 @@ class EnergyClassifier:
 
     def classify_level(self, level_dbfs: float) -> bool:
         """Advance the noise tracker by one frame of the given level and decide speech."""
-        if level_dbfs < self._current_min:
-            self._current_min = level_dbfs
-        floor = min(self._completed_min, self._current_min)
-        self._current_count += 1
-        if self._current_count >= self._subwindow_frames:
-            # Rotate: the oldest sub-window leaves, the running one joins the completed ones.
-            self._minima.append(self._current_min)
-            self._completed_min = min(self._minima)
-            self._current_min = math.inf
-            self._current_count = 0
+        floor = self._band_floor.push(level_dbfs)
         self._noise_floor_dbfs = floor
 
         threshold = max(self.abs_floor_dbfs, floor + self.margin_db)
