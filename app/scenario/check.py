@@ -93,7 +93,8 @@ def check_one(job: CheckJob) -> CheckResult:
     except OSError as exc:
         message = f"{job.path}: outputs: cannot write ({exc})"
         return CheckResult(str(job.path), "", "ERROR", message, 0, time.perf_counter() - started)
-    mismatch = first_mismatch(scenario, result.events)
+    bot_at_s = [entry.at_s for entry in scenario.bot]
+    mismatch = first_mismatch(scenario.expect, bot_at_s, result.events)
     return CheckResult(
         str(job.path),
         scenario.name,

@@ -4,23 +4,22 @@ An expectation names a bot action (its clientContext, or ``"#N"``, its 1-based p
 the ``[[bot]]`` entries) and what its outcome must be: ``status``, ``code``, ``subcode`` (the
 resultInfo of the ending notification) and ``at = [lo, hi]``, the seconds from call start
 within which the ending must fall, inclusive (docs/scenario-format.md). A bad expectation is a
-broken scenario (``ScenarioError``, one line), checked with the rest of the file before any
-audio is read. Nothing here imports Qt, aiohttp or audio I/O: ``callsim check`` runs on it.
+broken scenario: ``ExpectationError`` here, which ``app/scenario/model.py`` turns into its
+one-line ``ScenarioError`` (this module imports nothing from model.py: no import cycle). It is
+checked with the rest of the file, before any audio is read. Nothing here imports Qt, aiohttp
+or audio I/O: ``callsim check`` runs on it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.core import events as ev
 from app.core.clock import samples_to_seconds, seconds_to_samples
-
-if TYPE_CHECKING:
-    from app.scenario.model import Scenario
 
 EXPECT_KEYS = ("op", "status", "code", "subcode", "at")
 # "dropped": the operation ended without any notification (a caller hang-up under the
@@ -30,6 +29,41 @@ EXPECT_STATUSES = ("completed", "failed", "dropped")
 # §7); 999 999 bounds both with room while keeping a typo (85090) visible as out of range.
 MAX_RESULT_CODE = 999_999
 MAX_EXPECTATIONS = 10_000
+# The scenario format's bound on every time (app/scenario/model.py MAX_TIME_S, 24 h).
+MAX_TIME_S = 24 * 3600.0
+
+
+class ExpectationError(ValueError):
+    """A bad ``[[expect]]`` entry: ``where`` (e.g. ``[[expect]] #2``) and the problem."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+        self.where = where
+        self.problem = problem
+
+
+def _show(value: object) -> str:
+    """A short one-line rendering of a value for an error message."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 63:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _seconds(value: object, where: str, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ExpectationError(where, f"'{key}' must be a number of seconds, got {_show(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExpectationError(where, f"'{key}' must be a finite number, got {_show(value)}")
+    if not 0 <= value <= MAX_TIME_S:
+        raise ExpectationError(
+            where, f"'{key}' must be 0 .. {MAX_TIME_S:g} s (24 h), got {_show(value)}"
+        )
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,78 +124,73 @@ def _client_context(entry: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_expectations(
-    raw: object, bot_raw: Sequence[object], path: Path
-) -> tuple[Expectation, ...]:
+def parse_expectations(raw: object, bot_raw: Sequence[object]) -> tuple[Expectation, ...]:
     """Check the ``expect`` array of a decoded scenario against its ``[[bot]]`` entries."""
-    from app.scenario.model import ScenarioError, _number, _show, _unknown
-
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise ScenarioError(path, "top level", "'expect' must be an array of tables")
+        raise ExpectationError("top level", "'expect' must be an array of tables")
     if len(raw) > MAX_EXPECTATIONS:
-        raise ScenarioError(
-            path, "top level", f"{len(raw)} [[expect]] entries, at most {MAX_EXPECTATIONS}"
+        raise ExpectationError(
+            "top level", f"{len(raw)} [[expect]] entries, at most {MAX_EXPECTATIONS}"
         )
     contexts = [_client_context(e) if isinstance(e, dict) else None for e in bot_raw]
     out: list[Expectation] = []
     for index, entry in enumerate(raw, 1):
         where = f"[[expect]] #{index}"
         if not isinstance(entry, dict):
-            raise ScenarioError(path, where, "must be a table")
-        _unknown(entry, set(EXPECT_KEYS), where, path)
+            raise ExpectationError(where, "must be a table")
+        extra = sorted(set(entry) - set(EXPECT_KEYS))
+        if extra:
+            allowed = ", ".join(sorted(EXPECT_KEYS))
+            raise ExpectationError(where, f"unknown key {_show(extra[0])} (allowed: {allowed})")
         op = entry.get("op")
         if not isinstance(op, str) or not op:
-            raise ScenarioError(
-                path, where, f"'op' must be a clientContext or \"#N\", got {_show(op)}"
+            raise ExpectationError(
+                where, f"'op' must be a clientContext or \"#N\", got {_show(op)}"
             )
-        bot_index = _bot_index(op, contexts, where, path)
+        bot_index = _bot_index(op, contexts, where)
         status = entry.get("status")
         if status is not None and status not in EXPECT_STATUSES:
-            raise ScenarioError(
-                path,
+            raise ExpectationError(
                 where,
                 f"'status' must be one of {', '.join(EXPECT_STATUSES)}, got {_show(status)}",
             )
-        code = _result_code(entry, "code", where, path)
-        subcode = _result_code(entry, "subcode", where, path)
+        code = _result_code(entry, "code", where)
+        subcode = _result_code(entry, "subcode", where)
         at_s: tuple[float, float] | None = None
         if "at" in entry:
             window = entry["at"]
             if not isinstance(window, list) or len(window) != 2:
-                raise ScenarioError(
-                    path, where, f"'at' must be [lo, hi] in seconds, got {_show(window)}"
+                raise ExpectationError(
+                    where, f"'at' must be [lo, hi] in seconds, got {_show(window)}"
                 )
-            lo = _number(window[0], where, "at[0]", path)
-            hi = _number(window[1], where, "at[1]", path)
+            lo = _seconds(window[0], where, "at[0]")
+            hi = _seconds(window[1], where, "at[1]")
             if hi < lo:
-                raise ScenarioError(path, where, f"'at' must have lo <= hi, got [{lo:g}, {hi:g}]")
+                raise ExpectationError(where, f"'at' must have lo <= hi, got [{lo:g}, {hi:g}]")
             at_s = (lo, hi)
         if status is None and code is None and subcode is None and at_s is None:
-            raise ScenarioError(
-                path, where, "expects nothing: give 'status', 'code', 'subcode' or 'at'"
+            raise ExpectationError(
+                where, "expects nothing: give 'status', 'code', 'subcode' or 'at'"
             )
         out.append(Expectation(index, op, bot_index, status, code, subcode, at_s))
     return tuple(out)
 
 
-def _bot_index(op: str, contexts: list[str | None], where: str, path: Path) -> int:
-    from app.scenario.model import ScenarioError, _show
-
+def _bot_index(op: str, contexts: list[str | None], where: str) -> int:
     if op.startswith("#") and op[1:].isdigit():
         number = int(op[1:])
         if not 1 <= number <= len(contexts):
-            raise ScenarioError(
-                path, where, f"'op' {op} names no action: the scenario has {len(contexts)} [[bot]]"
+            raise ExpectationError(
+                where, f"'op' {op} names no action: the scenario has {len(contexts)} [[bot]]"
             )
         return number
     matches = [i for i, c in enumerate(contexts, 1) if c == op]
     if not matches:
-        raise ScenarioError(path, where, f"'op' {_show(op)}: no [[bot]] has this clientContext")
+        raise ExpectationError(where, f"'op' {_show(op)}: no [[bot]] has this clientContext")
     if len(matches) > 1:
-        raise ScenarioError(
-            path,
+        raise ExpectationError(
             where,
             f"'op' {_show(op)}: [[bot]] #{matches[0]} and #{matches[1]} share this clientContext;"
             ' name one as "#N"',
@@ -169,29 +198,29 @@ def _bot_index(op: str, contexts: list[str | None], where: str, path: Path) -> i
     return matches[0]
 
 
-def _result_code(entry: dict[str, Any], key: str, where: str, path: Path) -> int | None:
-    from app.scenario.model import ScenarioError, _show
-
+def _result_code(entry: dict[str, Any], key: str, where: str) -> int | None:
     if key not in entry:
         return None
     value = entry[key]
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RESULT_CODE:
-        raise ScenarioError(
-            path, where, f"'{key}' must be an integer 0 .. {MAX_RESULT_CODE}, got {_show(value)}"
+        raise ExpectationError(
+            where, f"'{key}' must be an integer 0 .. {MAX_RESULT_CODE}, got {_show(value)}"
         )
     return value
 
 
-def outcomes(scenario: Scenario, events: Sequence[ev.Event]) -> dict[int, Outcome]:
+def outcomes(bot_at_s: Sequence[float], events: Sequence[ev.Event]) -> dict[int, Outcome]:
     """Each [[bot]] entry's outcome (by 1-based index) in a run's events (``keep_events``).
+
+    ``bot_at_s``: the ``at`` of every [[bot]] entry, in file order.
 
     The runner applies bot entries in (sample, file order) and each action is answered at
     once, so the n-th ``ActionResponse`` belongs to the n-th entry applied; entries after the
     call ended are never applied (their outcome says so).
     """
     order = sorted(
-        range(1, len(scenario.bot) + 1),
-        key=lambda i: (seconds_to_samples(scenario.bot[i - 1].at_s), i),
+        range(1, len(bot_at_s) + 1),
+        key=lambda i: (seconds_to_samples(bot_at_s[i - 1]), i),
     )
     responses = [e for e in events if isinstance(e, ev.ActionResponse)]
     endings = {e.operation_id: e for e in events if isinstance(e, ev.OperationEnded)}
@@ -224,12 +253,14 @@ def outcomes(scenario: Scenario, events: Sequence[ev.Event]) -> dict[int, Outcom
     return result
 
 
-def first_mismatch(scenario: Scenario, events: Sequence[ev.Event]) -> str | None:
+def first_mismatch(
+    expectations: Sequence[Expectation], bot_at_s: Sequence[float], events: Sequence[ev.Event]
+) -> str | None:
     """None when every expectation holds, else the first that does not, in words."""
-    if not scenario.expect:
+    if not expectations:
         return None
-    found = outcomes(scenario, events)
-    for expected in scenario.expect:
+    found = outcomes(bot_at_s, events)
+    for expected in expectations:
         got = found[expected.bot_index]
         if _holds(expected, got):
             continue

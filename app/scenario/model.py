@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from app.core.clock import seconds_to_samples
-from app.scenario.expect import Expectation, parse_expectations
+from app.scenario.expect import Expectation, ExpectationError, parse_expectations
 
 DtmfMode = Literal["both", "in-band", "out-of-band"]
 DTMF_MODES: tuple[DtmfMode, ...] = ("both", "in-band", "out-of-band")
@@ -277,7 +277,10 @@ def parse_scenario(doc: dict[str, Any], path: Path) -> Scenario:
         raise ScenarioError(
             path, where, f"{presses} entries counting each dtmf key, at most {MAX_ENTRIES}"
         )
-    expect = parse_expectations(doc.get("expect"), bot_raw, path)
+    try:
+        expect = parse_expectations(doc.get("expect"), bot_raw)
+    except ExpectationError as exc:
+        raise ScenarioError(path, exc.where, exc.problem) from None
     return Scenario(path, name, description, call, bot, caller, expect)
 
 
