@@ -38,6 +38,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     check.add_argument("--junit", type=Path, help="write JUnit XML here")
     check.add_argument("--out", type=Path, help="keep each scenario's outputs under this folder")
+    sweep = sub.add_parser("sweep", help="vary one value of a scenario over a range, find flips")
+    sweep.add_argument("scenario", type=Path, help="scenario TOML file")
+    sweep.add_argument(
+        "--vary",
+        required=True,
+        help="caller#N.KEY, bot#N.KEY, bot#N.body.KEY, call.KEY, gap:caller#A:caller#B "
+        "or prompt:bot#N",
+    )
+    sweep.add_argument("--from", dest="start", type=float, required=True, help="first value")
+    sweep.add_argument("--to", dest="stop", type=float, required=True, help="last value")
+    sweep.add_argument("--step", type=float, required=True, help="step between values")
+    sweep.add_argument("-j", "--jobs", type=_positive_int, default=1, help="worker processes")
+    sweep.add_argument("--csv", type=Path, help="write the outcomes as CSV here")
+    sweep.add_argument("--plot", type=Path, help="draw outcome against value as PNG here")
     serve = sub.add_parser("serve", help="serve a local Graph-compatible endpoint")
     if command == "serve":
         from app.server.cli import configure_parser
@@ -101,6 +115,30 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def sweep_command(args: argparse.Namespace) -> int:
+    """``callsim sweep``: the table of outcomes; exit 2 for a bad scenario, range or selector."""
+    from app.scenario.model import ScenarioError
+    from app.scenario.sweep import PlotUnavailableError, SweepError, run_sweep, values
+
+    try:
+        grid = values(args.start, args.stop, args.step)
+        run_sweep(
+            args.scenario,
+            args.vary,
+            grid,
+            workers=args.jobs,
+            csv_path=args.csv,
+            plot_path=args.plot,
+        )
+    except (ScenarioError, SweepError, PlotUnavailableError) as exc:
+        print(f"callsim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"callsim: error: cannot write outputs: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callsim`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -116,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         code, _ = run_check(args.paths, workers=args.jobs, out_root=args.out, junit=args.junit)
         return code
+    if args.command == "sweep":
+        return sweep_command(args)
     if args.command == "doctor" and args.probe == "qt":
         # The doctor's Qt probe, in the child it started: only the UI layer imports Qt.
         from app.doctor import emit
