@@ -27,6 +27,16 @@ from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES, seconds_to_samples
 from app.core.dsp.dtmf import DtmfDetector, DtmfTone, dtmf_tone
 from app.core.dsp.resample import StreamResampler, resample_all, to_mono_float32, to_pcm16
+from app.core.inputs import (
+    ACTIONS,
+    AcceptedAction,
+    ActionName,
+    HangUp,
+    HangUpBy,
+    Pending,
+    PendingInputs,
+    PromptLoaded,
+)
 from app.core.media import (
     LoadedPrompt,
     PromptLoader,
@@ -76,7 +86,7 @@ COMMIT_SAMPLES = 1600
 # A sample index later than any stream reaches (a horizon with no timer or input in it).
 _NEVER = 2**62
 
-ACTIONS = ("recordResponse", "playPrompt", "cancelMediaProcessing", "subscribeToTone")
+__all__ = ["ACTIONS", "LOOKAHEAD_SAMPLES", "Call", "CallConfig"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +200,7 @@ class Call:
         self._fed = 0
         self._judged = 0
         self._events: list[ev.Event] = []
-        self._inputs: list[tuple[int, int, str, Any]] = []  # (at, seq, kind, payload)
-        self._input_seq = 0
+        self._inputs = PendingInputs()
         self._queue: list[Operation] = []  # head is the running operation
         self._op_snapshots: dict[str, dict[str, Any]] = {}
         self._keys: list[_KeyPress] = []
@@ -315,7 +324,7 @@ class Call:
 
     def action(
         self,
-        action: str,
+        action: ActionName | str,
         body: object,
         *,
         request_id: str | None = None,
@@ -374,7 +383,8 @@ class Call:
             operation_id=op_id,
         )
         self._emit(response)
-        self._inputs.append((at, self._next_seq(), action, (op_id, request)))
+        name: ActionName = request_action_name(request)
+        self._inputs.add(at, AcceptedAction(name, op_id, request))
         return response
 
     def load_prompts_via(self, requester: PromptRequester | None) -> None:
@@ -393,13 +403,11 @@ class Call:
         if self.ended:
             return
         self._process_pending()
-        self._inputs.append((self._judged, self._next_seq(), "promptLoaded", (key, result)))
+        self._inputs.add(self._judged, PromptLoaded(key, result))
         self._run_until(self._judged)
         self._release_keys(self._judged)
 
-    def hang_up(
-        self, by: Literal["caller", "bot"] = "caller", *, reason: CallEnd | None = None
-    ) -> None:
+    def hang_up(self, by: HangUpBy = "caller", *, reason: CallEnd | None = None) -> None:
         """End the call now; everything fed so far is analysed first.
 
         ``reason`` sets the call's resultInfo (app/graph/results.py); by default the caller or
@@ -411,7 +419,7 @@ class Call:
             reason = CallEnd.CALLER_HUNG_UP if by == "caller" else CallEnd.BOT_HUNG_UP
         self._process_pending()
         self.input_log.append((self._fed, "hangup", {"by": by, "reason": reason.value}))
-        self._inputs.append((self._fed, self._next_seq(), "hangup", (by, reason)))
+        self._inputs.add(self._fed, HangUp(by, reason))
         self._advance(flush=True)
 
     def flush(self) -> None:
@@ -450,10 +458,6 @@ class Call:
         return self._subscribed
 
     # ------------------------------------------------------------------ internals
-
-    def _next_seq(self) -> int:
-        self._input_seq += 1
-        return self._input_seq
 
     def _emit(self, event: ev.Event) -> None:
         self._events.append(event)
@@ -516,9 +520,7 @@ class Call:
 
     def _accept(self, action: str, request: object, op_id: str, at: int) -> dict[str, Any]:
         """Build the synchronous response resource for an accepted action."""
-        busy = bool(self._queue) or any(
-            kind in ("recordResponse", "playPrompt") for _, _, kind, _ in self._inputs
-        )
+        busy = bool(self._queue) or self._inputs.media_waiting()
         if isinstance(request, RecordResponseRequest):
             status: Literal["running", "notStarted"] = (
                 "running" if (request.barge_in_allowed or not busy) else "notStarted"
@@ -621,7 +623,7 @@ class Call:
         # A frame [a, b) is quiet while b is before every timer deadline and every input.
         horizon = min((t.deadline for t in op.timers.values()), default=_NEVER)
         if self._inputs:
-            horizon = min(horizon, min(self._inputs)[0])
+            horizon = min(horizon, self._inputs.first().at)
         earliest = max(op.capture_start, op.capture_start + self._echo_tail_samples)
         push = self._endpointer.push
         n_frames = len(flags)
@@ -693,9 +695,9 @@ class Call:
         """The earliest thing before ``b``: an input, a phase change, an ending, or None."""
         best: tuple[int, int, str, Any] | None = None  # (at, order, what, payload)
         if self._inputs:
-            first = min(self._inputs)
-            if first[0] < b or (first[0] == b and first[0] <= self._judged):
-                best = (first[0], 0, "input", first)
+            first = self._inputs.first()
+            if first.at < b or (first.at == b and first.at <= self._judged):
+                best = (first.at, 0, "input", first)
         op = self._queue[0] if self._queue else None
         if op is not None:
             if op.phase == "queued":
@@ -845,33 +847,31 @@ class Call:
 
     # ------------------------------------------------------------------ applying things
 
-    def _apply_input(self, item: tuple[int, int, str, Any]) -> None:
-        at, _, kind, payload = item
-        if kind == "hangup":
-            self._do_hang_up(at, *payload)
-            return
-        if kind == "promptLoaded":
-            self._on_prompt_loaded(at, *payload)
-            return
-        op_id, request = payload
-        if kind == "recordResponse":
-            op = RecordOperation(
-                op_id, "recordResponse", request.client_context, at, request=request
-            )
-            if request.barge_in_allowed:
+    def _apply_input(self, pending: Pending) -> None:
+        at = pending.at
+        match pending.input:
+            case HangUp(by, reason):
+                self._do_hang_up(at, by, reason)
+            case PromptLoaded(key, result):
+                self._on_prompt_loaded(at, key, result)
+            case AcceptedAction(operation_id=op_id, request=RecordResponseRequest() as request):
+                op = RecordOperation(
+                    op_id, "recordResponse", request.client_context, at, request=request
+                )
+                if request.barge_in_allowed:
+                    self._cancel_all(at)
+                self._enqueue(op, at)
+            case AcceptedAction(operation_id=op_id, request=PlayPromptRequest() as request):
+                self._enqueue(
+                    PlayPromptOperation(
+                        op_id, "playPrompt", request.client_context, at, request=request
+                    ),
+                    at,
+                )
+            case AcceptedAction(request=CancelMediaProcessingRequest()):
                 self._cancel_all(at)
-            self._enqueue(op, at)
-        elif kind == "playPrompt":
-            self._enqueue(
-                PlayPromptOperation(
-                    op_id, "playPrompt", request.client_context, at, request=request
-                ),
-                at,
-            )
-        elif kind == "cancelMediaProcessing":
-            self._cancel_all(at)
-        elif kind == "subscribeToTone":
-            self._subscribed = True
+            case AcceptedAction(request=SubscribeToToneRequest()):
+                self._subscribed = True
 
     def _enqueue(self, op: Operation, at: int) -> None:
         if not self._queue:
@@ -1102,7 +1102,7 @@ class Call:
     def _notify(self, at: int, envelope: dict[str, Any], summary: str) -> None:
         self._emit(ev.Notification(at, self.call_id, json.dumps(envelope), summary))
 
-    def _do_hang_up(self, at: int, by: Literal["caller", "bot"], reason: CallEnd) -> None:
+    def _do_hang_up(self, at: int, by: HangUpBy, reason: CallEnd) -> None:
         for op in list(self._queue):
             running = op is self._queue[0]
             if (
@@ -1164,3 +1164,15 @@ _TIMER_ENDINGS = {
 
 def _no_prompt_loader(uri: str) -> PromptLoadError:
     return PromptLoadError("download", f"no prompt loader configured for {uri}")
+
+
+def request_action_name(request: object) -> ActionName:
+    """The action a parsed request belongs to."""
+    if isinstance(request, RecordResponseRequest):
+        return "recordResponse"
+    if isinstance(request, PlayPromptRequest):
+        return "playPrompt"
+    if isinstance(request, CancelMediaProcessingRequest):
+        return "cancelMediaProcessing"
+    assert isinstance(request, SubscribeToToneRequest), request
+    return "subscribeToTone"

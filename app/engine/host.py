@@ -21,13 +21,15 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy.typing as npt
 
 from app.core import events as ev
 from app.core.call import Call
 from app.core.clock import ENGINE_RATE_HZ
+from app.core.inputs import ActionName, BotAction, HangUpBy
 from app.core.media import (
     DEFAULT_PROMPT_TIMEOUT_S,
     LoadedPrompt,
@@ -42,7 +44,60 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_STOP = object()
+
+# Commands into the engine thread: frozen values, so a command cannot change after it is queued
+# (docs/architecture.md §3 "app/core": threads hand immutable values through queues). An
+# array or a body inside one is handed over, not copied: the sender must not touch it again.
+@dataclass(frozen=True, slots=True)
+class Feed:
+    samples: npt.ArrayLike
+    rate_hz: int
+
+
+@dataclass(frozen=True, slots=True)
+class NoMedia:
+    n_samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class PressKey:
+    key: str
+    out_of_band: bool
+    in_band: bool
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    action: BotAction
+    future: Future[ev.ActionResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class EndCall:
+    by: HangUpBy
+    reason: CallEnd | None
+
+
+@dataclass(frozen=True, slots=True)
+class PromptResult:
+    key: str
+    result: LoadedPrompt | PromptLoadError
+
+
+@dataclass(frozen=True, slots=True)
+class RunOnCall:
+    fn: Callable[[Call], Any]
+    future: Future[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    pass
+
+
+Command = Feed | NoMedia | PressKey | Act | EndCall | PromptResult | RunOnCall | Stop
+_STOP = Stop()
 
 
 class EngineHost:
@@ -60,7 +115,7 @@ class EngineHost:
         ``prompt_timeout_s`` (later: 8536); None keeps the call's own (inline) loading."""
         self.call = call
         self.name = name
-        self._commands: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._subscribers: list[queue.SimpleQueue[ev.Event]] = []
         self._listeners: list[Callable[[ev.Event], None]] = []
         self._lock = threading.Lock()
@@ -135,29 +190,36 @@ class EngineHost:
 
     def feed(self, samples: npt.ArrayLike, rate_hz: int = ENGINE_RATE_HZ) -> None:
         """Queue caller audio; the array must not be modified afterwards (pass a copy)."""
-        self._commands.put(("feed", samples, rate_hz))
+        self._commands.put(Feed(samples, rate_hz))
 
     def feed_no_media(self, n_samples: int) -> None:
         """Queue a stretch of time with no media from the caller."""
-        self._commands.put(("no_media", n_samples))
+        self._commands.put(NoMedia(n_samples))
 
     def press_key(
         self, key: str, *, out_of_band: bool = True, in_band: bool = False, duration_s: float = 0.1
     ) -> None:
         """Queue a key press by the caller."""
-        self._commands.put(("key", key, out_of_band, in_band, duration_s))
+        self._commands.put(PressKey(key, out_of_band, in_band, duration_s))
 
-    def action(self, action: str, body: object, **ids: str | None) -> Future[ev.ActionResponse]:
+    def action(
+        self,
+        action: ActionName | str,
+        body: object,
+        *,
+        request_id: str | None = None,
+        client_request_id: str | None = None,
+        date: str | None = None,
+    ) -> Future[ev.ActionResponse]:
         """Queue a bot action; the future resolves to its synchronous response."""
         future: Future[ev.ActionResponse] = Future()
-        self._commands.put(("action", action, body, ids, future))
+        bot_action = BotAction(action, body, request_id, client_request_id, date)
+        self._commands.put(Act(bot_action, future))
         return future
 
-    def hang_up(
-        self, by: Literal["caller", "bot"] = "caller", *, reason: CallEnd | None = None
-    ) -> None:
+    def hang_up(self, by: HangUpBy = "caller", *, reason: CallEnd | None = None) -> None:
         """Queue the end of the call (``reason``: see ``Call.hang_up``)."""
-        self._commands.put(("hangup", by, reason))
+        self._commands.put(EndCall(by, reason))
 
     def flush(self) -> Future[None]:
         """Analyse everything fed so far without look-ahead (end of input)."""
@@ -166,7 +228,7 @@ class EngineHost:
     def submit(self, fn: Callable[[Call], T]) -> Future[T]:
         """Run ``fn(call)`` on the engine thread; the future holds its result."""
         future: Future[T] = Future()
-        self._commands.put(("call", fn, future))
+        self._commands.put(RunOnCall(fn, future))
         return future
 
     # -- the engine thread -------------------------------------------------------------------
@@ -175,49 +237,55 @@ class EngineHost:
         call = self.call
         while True:
             cmd = self._commands.get()
-            if cmd is _STOP:
+            if isinstance(cmd, Stop):
                 break
             try:
                 self._execute(call, cmd)
             except Exception as exc:  # this command failed; the thread serves the next one
-                self._failed(str(cmd[0]), exc)
+                self._failed(_COMMAND_NAMES[type(cmd)], exc)
                 self._end_after_failure(call)
             self._fed_samples = call.fed_samples
             self._publish(call.drain())
 
-    def _execute(self, call: Call, cmd: tuple[Any, ...]) -> None:
-        kind = cmd[0]
-        if kind == "feed":
-            call.feed(cmd[1], cmd[2])
-        elif kind == "no_media":
-            call.feed_no_media(cmd[1])
-        elif kind == "key":
-            call.press_key(cmd[1], out_of_band=cmd[2], in_band=cmd[3], duration_s=cmd[4])
-        elif kind == "action":
-            _, action, body, ids, future = cmd
-            if not future.set_running_or_notify_cancel():
-                return  # the asker gave up (and answered an error): not applied
-            try:
-                response = call.action(action, body, **ids)
-            except Exception as exc:
-                future.set_exception(exc)
-                raise
-            future.set_result(response)
-        elif kind == "hangup":
-            call.hang_up(cmd[1], reason=cmd[2])
-        elif kind == "prompt":
-            call.prompt_loaded(cmd[1], cmd[2])
-        elif kind == "call":
-            _, fn, future = cmd
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                result = fn(call)
-            except Exception as exc:  # the asker's function failed, not the call
-                self._failed("call", exc)
-                future.set_exception(exc)
-                return
-            future.set_result(result)
+    def _execute(self, call: Call, cmd: Command) -> None:
+        match cmd:
+            case Feed(samples, rate_hz):
+                call.feed(samples, rate_hz)
+            case NoMedia(n_samples):
+                call.feed_no_media(n_samples)
+            case PressKey(key, out_of_band, in_band, duration_s):
+                call.press_key(key, out_of_band=out_of_band, in_band=in_band, duration_s=duration_s)
+            case Act(action, future):
+                if not future.set_running_or_notify_cancel():
+                    return  # the asker gave up (and answered an error): not applied
+                try:
+                    response = call.action(
+                        action.name,
+                        action.body,
+                        request_id=action.request_id,
+                        client_request_id=action.client_request_id,
+                        date=action.date,
+                    )
+                except Exception as exc:
+                    future.set_exception(exc)
+                    raise
+                future.set_result(response)
+            case EndCall(by, reason):
+                call.hang_up(by, reason=reason)
+            case PromptResult(key, result):
+                call.prompt_loaded(key, result)
+            case RunOnCall(fn, future):
+                if not future.set_running_or_notify_cancel():
+                    return
+                try:
+                    result = fn(call)
+                except Exception as exc:  # the asker's function failed, not the call
+                    self._failed("call", exc)
+                    future.set_exception(exc)
+                    return
+                future.set_result(result)
+            case Stop():
+                pass
 
     def _failed(self, kind: str, exc: BaseException) -> None:
         self._error = exc
@@ -265,7 +333,7 @@ class EngineHost:
                 if key in self._prompts_answered:
                     return
                 self._prompts_answered.add(key)
-            self._commands.put(("prompt", key, result))
+            self._commands.put(PromptResult(key, result))
 
         def work() -> None:
             try:
@@ -300,3 +368,16 @@ class EngineHost:
                     self._failed(f"listener {getattr(fn, '__qualname__', fn)!s}", exc)
             for q in subscribers:
                 q.put(event)
+
+
+# The kind named in ``failures`` ("action: ...", "feed: ..."): the names the tuples had.
+_COMMAND_NAMES: dict[type, str] = {
+    Feed: "feed",
+    NoMedia: "no_media",
+    PressKey: "key",
+    Act: "action",
+    EndCall: "hangup",
+    PromptResult: "prompt",
+    RunOnCall: "call",
+    Stop: "stop",
+}
