@@ -25,8 +25,9 @@ import numpy.typing as npt
 
 from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES, seconds_to_samples
-from app.core.dsp.dtmf import DtmfDetector, DtmfTone, dtmf_tone
-from app.core.dsp.resample import StreamResampler, resample_all, to_mono_float32, to_pcm16
+from app.core.dsp.dtmf import DtmfTone, dtmf_tone
+from app.core.dsp.resample import resample_all, to_mono_float32, to_pcm16
+from app.core.feed import DTMF_MASK_MARGIN_SAMPLES, CallerFeed
 from app.core.inputs import (
     ACTIONS,
     AcceptedAction,
@@ -37,6 +38,7 @@ from app.core.inputs import (
     PendingInputs,
     PromptLoaded,
 )
+from app.core.keys import KeyPresses
 from app.core.media import (
     LoadedPrompt,
     PromptLoader,
@@ -76,10 +78,6 @@ FloatArray = npt.NDArray[np.float32]
 # (≤ 40 ms after a tone starts or ends, dsp-anchors.md §1.4/§5) plus one 20 ms frame, with margin.
 LOOKAHEAD_SAMPLES = 5 * FRAME_SAMPLES
 
-# DTMF block at 8 kHz is 102 samples = 12.75 ms; frames within one block of a tone are masked
-# from the VAD (dsp-anchors.md §3.4: WebRTC VAD flags DTMF as speech).
-DTMF_MASK_MARGIN_SAMPLES = 204
-
 # Recording chunks are emitted every 100 ms of committed audio (DESIGN.md §3: a crash loses
 # at most one block).
 COMMIT_SAMPLES = 1600
@@ -117,52 +115,6 @@ class CallConfig:
     legacy_resource: bool = True
 
 
-@dataclass(slots=True)
-class _KeyPress:
-    key: str
-    start: int
-    sources: set[ev.KeySource]
-    decided_at: int
-    end: int | None = None
-    emitted: bool = False
-    in_band_audio: bool = False
-    consumed: bool = False  # it ended a recording: one press stops one operation only
-
-
-class _AudioBuffer:
-    """Growing buffer of engine samples addressed by absolute sample index."""
-
-    def __init__(self) -> None:
-        self._data = np.zeros(1 << 16, dtype=np.float32)
-        self._base = 0  # absolute index of _data[0]
-        self._len = 0
-
-    @property
-    def end(self) -> int:
-        return self._base + self._len
-
-    def append(self, x: FloatArray) -> None:
-        need = self._len + len(x)
-        if need > len(self._data):
-            grown = np.zeros(max(need, 2 * len(self._data)), dtype=np.float32)
-            grown[: self._len] = self._data[: self._len]
-            self._data = grown
-        self._data[self._len : need] = x
-        self._len = need
-
-    def view(self, start: int, end: int) -> FloatArray:
-        return self._data[start - self._base : end - self._base]
-
-    def drop_before(self, index: int) -> None:
-        drop = min(index - self._base, self._len)
-        if drop <= 0:
-            return
-        if drop > (1 << 15):  # compact only in big steps: the copy is O(len)
-            self._data[: self._len - drop] = self._data[drop : self._len]
-            self._base += drop
-            self._len -= drop
-
-
 class Call:
     """One call on the simulated Graph service, fed with caller audio block by block."""
 
@@ -191,27 +143,20 @@ class Call:
             classifier or make_classifier(self.config.vad, **dict(self.config.vad_options))
         )
         self._endpointer = Endpointer()
-        self._dtmf = DtmfDetector(ENGINE_RATE_HZ) if self.config.in_band_detection else None
-        self._resampler: StreamResampler | None = None
-        self._pending: list[FloatArray] = []
-        self._pending_samples = 0
-        self._pending_rate_hz = ENGINE_RATE_HZ
-        self._audio = _AudioBuffer()
-        self._fed = 0
+        self._feed = CallerFeed(
+            in_band_detection=self.config.in_band_detection, on_key_tone=self._on_in_band_tone
+        )
         self._judged = 0
         self._events: list[ev.Event] = []
         self._inputs = PendingInputs()
         self._queue: list[Operation] = []  # head is the running operation
         self._op_snapshots: dict[str, dict[str, Any]] = {}
-        self._keys: list[_KeyPress] = []
-        self._tone_spans: list[tuple[int, int | None]] = []
-        self._inject: list[tuple[int, FloatArray]] = []  # tones to mix into upcoming audio
-        self._no_media: list[tuple[int, int]] = []
+        self._keys = KeyPresses(seconds_to_samples(self.config.key_merge_window_s))
         self._subscribed = False
         self._tone_sequence = 0
         self._etag = 0
         self.ended = False
-        self._merge_samples = seconds_to_samples(self.config.key_merge_window_s)
+        self._merge_samples = self._keys.merge_samples
         self._media_timeout_samples = seconds_to_samples(self.config.media_timeout_s)
         self._echo_tail_samples = seconds_to_samples(self.config.echo_tail_s)
         self._prompt_cache: dict[str, LoadedPrompt | PromptLoadError] = {}
@@ -229,7 +174,7 @@ class Call:
     @property
     def fed_samples(self) -> int:
         """Samples fed so far: the stamp of any input given now."""
-        return self._fed
+        return self._feed.fed
 
     @property
     def judged_samples(self) -> int:
@@ -245,53 +190,32 @@ class Call:
         """Feed the caller's next audio block (any rate, channels, dtype, block size)."""
         if self.ended:
             return
-        if self._pending_rate_hz != rate_hz:
+        if self._feed.pending_rate_hz != rate_hz:
             self._process_pending()
-            self._pending_rate_hz = rate_hz
-        block = to_mono_float32(samples)
-        self._pending.append(block.copy() if block.base is not None else block)
-        self._pending_samples += len(block)
-        # Small device blocks are gathered to ~50 ms before the DSP runs: per-call overhead of
-        # resampler, detector and frame loop, not arithmetic, is what costs at 10-20 ms blocks.
-        # Any stamped input (key, action, hang-up) processes them first, so stamps stay exact.
-        if self._pending_samples * 20 >= rate_hz:
+            self._feed.pending_rate_hz = rate_hz
+        # Blocks are gathered (app/core/feed.py says why); any stamped input (key, action,
+        # hang-up) processes them first, so stamps stay exact.
+        if self._feed.gather(samples):
             self._process_pending()
 
     def _process_pending(self) -> None:
         """Resample and analyse the gathered input blocks."""
-        if not self._pending:
-            return
-        rate_hz = self._pending_rate_hz
-        block = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
-        self._pending = []
-        self._pending_samples = 0
-        if self._resampler is None or self._resampler.in_rate_hz != rate_hz:
-            if self._resampler is not None:
-                self._append(self._resampler.flush())
-            self._resampler = StreamResampler(rate_hz)
-        self._append(self._resampler.process(block))
-        self._advance(flush=False)
+        if self._feed.process_gathered():
+            self._advance(flush=False)
 
     def feed_no_media(self, n_samples: int) -> None:
         """Let ``n_samples`` of time pass with no media from the caller (network loss)."""
         if self.ended or n_samples <= 0:
             return
         self._process_pending()
-        end = self._fed + n_samples
-        # A live feed reports a gap block by block: contiguous pieces are one gap, so that the
-        # media timeout sees its whole length (a replay feeds it at once and merges the same).
-        start = (
-            self._no_media.pop()[0]
-            if self._no_media and self._no_media[-1][1] == self._fed
-            else self._fed
-        )
-        self._no_media.append((start, end))
+        fed = self._feed.fed
+        end = fed + n_samples
         last = self.input_log[-1] if self.input_log else None
-        if last is not None and last[1] == "no_media" and last[0] + last[2]["samples"] == self._fed:
+        if last is not None and last[1] == "no_media" and last[0] + last[2]["samples"] == fed:
             self.input_log[-1] = (last[0], "no_media", {"samples": end - last[0]})
         else:
-            self.input_log.append((self._fed, "no_media", {"samples": n_samples}))
-        self._append(np.zeros(n_samples, dtype=np.float32), mix=False)
+            self.input_log.append((fed, "no_media", {"samples": n_samples}))
+        self._feed.add_gap(n_samples)
         self._advance(flush=False)
 
     def press_key(
@@ -304,7 +228,7 @@ class Call:
         if len(key) != 1 or key not in "0123456789*#ABCD":
             raise ValueError(f"not a DTMF key: {key!r}")
         self._process_pending()
-        at = self._fed
+        at = self._feed.fed
         self.input_log.append(
             (
                 at,
@@ -318,9 +242,9 @@ class Call:
             )
         )
         if in_band:
-            self._inject.append((at, dtmf_tone(key, duration_s)))
+            self._feed.inject(at, dtmf_tone(key, duration_s))
         if out_of_band:
-            self._add_key_source(key, at, "outOfBand", decided_at=at, in_band_audio=False)
+            self._keys.add_source(key, at, "outOfBand", decided_at=at, in_band_audio=False)
 
     def action(
         self,
@@ -335,7 +259,7 @@ class Call:
         request_id = request_id or self._new_id()
         client_request_id = client_request_id or request_id
         self._process_pending()
-        at = self._fed
+        at = self._feed.fed
         if not self.ended:
             raw = body.decode("utf-8", "replace") if isinstance(body, bytes | bytearray) else body
             self.input_log.append((at, "action", {"action": action, "body": raw}))
@@ -418,15 +342,15 @@ class Call:
         if reason is None:
             reason = CallEnd.CALLER_HUNG_UP if by == "caller" else CallEnd.BOT_HUNG_UP
         self._process_pending()
-        self.input_log.append((self._fed, "hangup", {"by": by, "reason": reason.value}))
-        self._inputs.add(self._fed, HangUp(by, reason))
+        at = self._feed.fed
+        self.input_log.append((at, "hangup", {"by": by, "reason": reason.value}))
+        self._inputs.add(at, HangUp(by, reason))
         self._advance(flush=True)
 
     def flush(self) -> None:
         """End of input: analyse everything fed so far without waiting for look-ahead."""
         self._process_pending()
-        if self._resampler is not None:
-            self._append(self._resampler.flush())
+        self._feed.flush_resampler()
         self._advance(flush=True)
 
     def drain(self) -> list[ev.Event]:
@@ -462,61 +386,10 @@ class Call:
     def _emit(self, event: ev.Event) -> None:
         self._events.append(event)
 
-    def _append(self, x: FloatArray, *, mix: bool = True) -> None:
-        if len(x) == 0:
-            return
-        start = self._fed
-        x = np.array(x, dtype=np.float32, copy=True)
-        if mix and self._inject:
-            keep = []
-            for at, tone in self._inject:
-                lo = max(at, start)
-                hi = min(at + len(tone), start + len(x))
-                if hi > lo:
-                    x[lo - start : hi - start] += tone[lo - at : hi - at]
-                if at + len(tone) > start + len(x):
-                    keep.append((at, tone))
-            self._inject = keep
-        self._audio.append(x)
-        self._fed += len(x)
-        if self._dtmf is not None:
-            for detected in self._dtmf.process(x):
-                self._on_in_band_tone(detected)
-
     def _on_in_band_tone(self, tone: DtmfTone) -> None:
-        if tone.end_sample is None:
-            self._tone_spans.append((tone.start_sample, None))
-            self._add_key_source(
-                tone.key,
-                tone.start_sample,
-                "inBand",
-                decided_at=tone.decided_at,
-                in_band_audio=True,
-            )
-        else:
-            for i in range(len(self._tone_spans) - 1, -1, -1):
-                start, end = self._tone_spans[i]
-                if end is None and start == tone.start_sample:
-                    self._tone_spans[i] = (start, tone.end_sample)
-                    break
-
-    def _add_key_source(
-        self, key: str, at: int, source: ev.KeySource, *, decided_at: int, in_band_audio: bool
-    ) -> None:
-        for press in reversed(self._keys):
-            if press.key == key and abs(press.start - at) <= self._merge_samples:
-                if source not in press.sources and not press.emitted:
-                    press.sources.add(source)
-                    # An out-of-band event carries the exact press time; an in-band start is
-                    # only known to one detector block, so it never overrides it.
-                    press.start = at if source == "outOfBand" else press.start
-                    press.decided_at = min(press.decided_at, decided_at)
-                    press.in_band_audio = press.in_band_audio or in_band_audio
-                return
-        self._keys.append(
-            _KeyPress(key, at, {source}, decided_at=decided_at, in_band_audio=in_band_audio)
+        self._keys.add_source(
+            tone.key, tone.start_sample, "inBand", decided_at=tone.decided_at, in_band_audio=True
         )
-        self._keys.sort(key=lambda p: p.start)
 
     def _accept(self, action: str, request: object, op_id: str, at: int) -> dict[str, Any]:
         """Build the synchronous response resource for an accepted action."""
@@ -553,12 +426,13 @@ class Call:
 
     def _advance(self, *, flush: bool) -> None:
         """Judge frames up to the feed (minus look-ahead unless flushing)."""
-        limit = self._fed if flush else self._fed - LOOKAHEAD_SAMPLES
+        fed = self._feed.fed
+        limit = fed if flush else fed - LOOKAHEAD_SAMPLES
         # Whole frames first, in one batch for the classifier (the hot path).
         n_frames = max(0, (limit - self._judged) // FRAME_SAMPLES)
         if n_frames:
             start = self._judged
-            block = self._audio.view(start, start + n_frames * FRAME_SAMPLES)
+            block = self._feed.audio.view(start, start + n_frames * FRAME_SAMPLES)
             frames = block.reshape(n_frames, FRAME_SAMPLES)
             flags = self._classify_frames(frames, start)
             i = 0
@@ -568,17 +442,17 @@ class Call:
                     a = start + i * FRAME_SAMPLES
                     self._judge_frame(a, a + FRAME_SAMPLES, flags[i])
                     i += 1
-        if flush and self._judged < self._fed:
+        if flush and self._judged < fed:
             # A partial last frame: it still advances time exactly, but is too short to judge.
-            self._judge_frame(self._judged, self._fed, None)
+            self._judge_frame(self._judged, fed, None)
         if flush:
-            self._run_until(self._fed)
-            self._release_keys(self._fed + self._merge_samples)
+            self._run_until(fed)
+            self._release_keys(fed + self._merge_samples)
         keep_from = min(
             [self._judged - LOOKAHEAD_SAMPLES]
             + [op.committed_upto for op in self._queue if isinstance(op, RecordOperation)]
         )
-        self._audio.drop_before(max(0, keep_from))
+        self._feed.audio.drop_before(max(0, keep_from))
 
     def _judge_frame(self, a: int, b: int, is_speech: bool | None) -> None:
         """Process the frame [a, b): VAD edges, then inputs, phases, endings, commits.
@@ -593,7 +467,7 @@ class Call:
             and a >= op.capture_start
             and is_speech is not None
         ):
-            masked = a < op.capture_start + self._echo_tail_samples or self._masked(a, b)
+            masked = a < op.capture_start + self._echo_tail_samples or self._feed.masked(a, b)
             for edge in self._endpointer.push(a, is_speech and not masked):
                 self._on_speech_edge(op, edge)
         self._judged = b
@@ -615,9 +489,9 @@ class Call:
             or not isinstance(op, RecordOperation)
             or op.phase != "capture"
             or op.capture_start is None
-            or self._keys
-            or self._tone_spans
-            or self._no_media
+            or self._keys.presses
+            or self._feed.tone_spans
+            or self._feed.no_media
         ):
             return i
         # A frame [a, b) is quiet while b is before every timer deadline and every input.
@@ -646,14 +520,6 @@ class Call:
                 self._commit(op, safe)
             i += 1
         return i
-
-    def _masked(self, a: int, b: int) -> bool:
-        for start, end in self._tone_spans:
-            lo = start - DTMF_MASK_MARGIN_SAMPLES
-            hi = (end if end is not None else self._fed) + DTMF_MASK_MARGIN_SAMPLES
-            if a < hi and b > lo:
-                return True
-        return any(a < end and b > start for start, end in self._no_media)
 
     def _on_speech_edge(self, op: RecordOperation, edge: SpeechEdge) -> None:
         if edge.kind == "start":
@@ -723,7 +589,7 @@ class Call:
     def _media_timeout_in(self, op: Operation, b: int) -> int | None:
         """Sample at which a no-media gap during ``op`` reaches the media timeout, if before b."""
         since = op.started_at or 0
-        for start, end in self._no_media:
+        for start, end in self._feed.no_media:
             lo = max(start, since)
             if end - lo >= self._media_timeout_samples:
                 at = lo + self._media_timeout_samples
@@ -741,8 +607,8 @@ class Call:
         safe = b - DTMF_MASK_MARGIN_SAMPLES
         # Fast path (most frames): no timer due, no key, no media gap -> just commit.
         if (
-            not self._keys
-            and not self._no_media
+            not self._keys.presses
+            and not self._feed.no_media
             and all(t.deadline > b for t in op.timers.values())
         ):
             self._commit(op, safe)
@@ -751,7 +617,7 @@ class Call:
         undecided: int | None = None
         stop_tones = op.request.stop_tones
         if stop_tones:
-            for press in self._keys:
+            for press in self._keys.presses:
                 if press.start >= b:
                     break
                 if (
@@ -797,6 +663,7 @@ class Call:
             self._commit(op, min(safe, undecided))
             return None
         if ending is Ending.STOP_TONE:
+            assert op.stop_press is not None
             op.stop_press.consumed = True
         else:
             op.trim_to = op.stop_press = None
@@ -808,23 +675,18 @@ class Call:
         Chunks are emitted every COMMIT_SAMPLES (100 ms) so a crash loses at most that much,
         and at the end (``final``).
         """
-        upto = min(upto, self._judged, self._fed)
+        upto = min(upto, self._judged, self._feed.fed)
         if upto <= op.committed_upto or (not final and upto - op.committed_upto < COMMIT_SAMPLES):
             return
-        samples = self._audio.view(op.committed_upto, upto)
+        samples = self._feed.audio.view(op.committed_upto, upto)
         self._emit(ev.RecordingChunk(op.committed_upto, op.operation_id, to_pcm16(samples)))
         op.committed_upto = upto
 
     def _release_keys(self, b: int) -> None:
         """Emit key presses whose merge window has passed (so every source is known)."""
-        if not self._keys and not self._tone_spans and not self._no_media:
+        if not self._keys.presses and not self._feed.tone_spans and not self._feed.no_media:
             return
-        for press in self._keys:
-            if press.emitted:
-                continue
-            if press.start + self._merge_samples > b and not self.ended:
-                break
-            press.emitted = True
+        for press in self._keys.release(b, all_now=self.ended):
             self._emit(
                 ev.KeyPressed(
                     press.start, press.key, frozenset(press.sources), decided_at=press.decided_at
@@ -838,12 +700,8 @@ class Call:
                     envelope,
                     f"toneInfo {press.key} (sequenceId {self._tone_sequence})",
                 )
-        self._keys = [
-            p for p in self._keys if not p.emitted or p.start + 10 * self._merge_samples > b
-        ]
-        horizon = self._judged - 10 * LOOKAHEAD_SAMPLES
-        self._tone_spans = [s for s in self._tone_spans if s[1] is None or s[1] > horizon]
-        self._no_media = [s for s in self._no_media if s[1] > horizon]
+        self._keys.forget_before(b)
+        self._feed.forget_before(self._judged - 10 * LOOKAHEAD_SAMPLES)
 
     # ------------------------------------------------------------------ applying things
 

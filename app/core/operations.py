@@ -8,12 +8,13 @@ which ending (if any) it reaches before a given sample, and how much audio it ha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from app.core.clock import seconds_to_samples
+from app.core.keys import KeyPress
 from app.graph.requests import PlayPromptRequest, RecordResponseRequest
 from app.graph.results import Ending
 
@@ -78,7 +79,7 @@ class RecordOperation(Operation):
     speech_started: bool = False
     committed_upto: int = 0
     trim_to: int | None = None  # where a stop tone cuts the recording
-    stop_press: Any = None  # the key press that stops it (a call._KeyPress)
+    stop_press: KeyPress | None = None  # the key press that stops it
     recording_location: str = ""
     recording_access_token: str = ""
 
