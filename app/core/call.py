@@ -24,9 +24,10 @@ import numpy as np
 import numpy.typing as npt
 
 from app.core import events as ev
+from app.core.capture import capture_ending, media_timeout_at
 from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES, seconds_to_samples
 from app.core.dsp.dtmf import DtmfTone, dtmf_tone
-from app.core.dsp.resample import resample_all, to_mono_float32, to_pcm16
+from app.core.dsp.resample import to_pcm16
 from app.core.feed import DTMF_MASK_MARGIN_SAMPLES, CallerFeed
 from app.core.inputs import (
     ACTIONS,
@@ -45,14 +46,13 @@ from app.core.media import (
     PromptLoadError,
     PromptRequester,
     default_beep,
-    prompt_format_problem,
 )
 from app.core.operations import (
-    ENDING_PRIORITY,
     Operation,
     PlayPromptOperation,
     RecordOperation,
 )
+from app.core.prompt_stage import PromptStage, Slot
 from app.core.vad.base import (
     DEFAULT_CLASSIFIER,
     FrameClassifier,
@@ -136,9 +136,12 @@ class Call:
         self.call_id = call_id or self._new_id()
         # Only for the "date" of Graph error bodies; the engine never reads time otherwise.
         self._wall_clock_s = wall_clock_s or (lambda: 0.0)
-        self._load_prompt = prompt_loader or _no_prompt_loader
         self._recording_location = recording_location or (lambda op_id: f"recordings/{op_id}.wav")
-        self._beep = default_beep() if self.config.beep is None else self.config.beep
+        self._prompts = PromptStage(
+            load_prompt=prompt_loader or _no_prompt_loader,
+            beep=default_beep() if self.config.beep is None else self.config.beep,
+            lenient=self.config.lenient_prompts,
+        )
         self._classify_frames = frames_classifier(
             classifier or make_classifier(self.config.vad, **dict(self.config.vad_options))
         )
@@ -159,12 +162,6 @@ class Call:
         self._merge_samples = self._keys.merge_samples
         self._media_timeout_samples = seconds_to_samples(self.config.media_timeout_s)
         self._echo_tail_samples = seconds_to_samples(self.config.echo_tail_s)
-        self._prompt_cache: dict[str, LoadedPrompt | PromptLoadError] = {}
-        # Off-thread prompt loading (load_prompts_via): None = the loader runs inline, at the
-        # sample the operation reaches its prompt stage (headless runs stay deterministic).
-        self._request_prompt: PromptRequester | None = None
-        # Operations waiting for their prompts: op id -> (op, one slot per prompt).
-        self._loading: dict[str, tuple[Operation, list[LoadedPrompt | PromptLoadError | None]]] = {}
         # Every input with its stamp, so a live session can be saved as a scenario that
         # reproduces it (audio is kept by the caller of feed()).
         self.input_log: list[tuple[int, str, dict[str, Any]]] = []
@@ -316,7 +313,7 @@ class Call:
         result comes back through ``prompt_loaded(key, result)``; meanwhile the operation waits
         on the sample clock (phase "loading"), its media timeout running. None: load inline.
         """
-        self._request_prompt = requester
+        self._prompts.requester = requester
 
     def prompt_loaded(self, key: str, result: LoadedPrompt | PromptLoadError) -> None:
         """A prompt requested through ``load_prompts_via`` is loaded (or failed) now.
@@ -588,86 +585,24 @@ class Call:
 
     def _media_timeout_in(self, op: Operation, b: int) -> int | None:
         """Sample at which a no-media gap during ``op`` reaches the media timeout, if before b."""
-        since = op.started_at or 0
-        for start, end in self._feed.no_media:
-            lo = max(start, since)
-            if end - lo >= self._media_timeout_samples:
-                at = lo + self._media_timeout_samples
-                if at <= b:
-                    return at
-        return None
+        return media_timeout_at(op, self._feed.no_media, self._media_timeout_samples, b)
 
     def _capture_ending(self, op: RecordOperation, b: int) -> tuple[int, Ending] | None:
-        """The ending the capture reaches before ``b`` if it is already certain, else None.
-
-        A silence timer whose deadline has passed while a speech candidate that began before
-        the deadline is still unconfirmed is *undecided*: nothing after it may be finalised.
-        """
-        assert op.request is not None and op.capture_start is not None
-        safe = b - DTMF_MASK_MARGIN_SAMPLES
-        # Fast path (most frames): no timer due, no key, no media gap -> just commit.
-        if (
-            not self._keys.presses
-            and not self._feed.no_media
-            and all(t.deadline > b for t in op.timers.values())
-        ):
-            self._commit(op, safe)
+        """The ending the capture reaches before ``b`` if already certain (app/core/capture.py);
+        else commit what can no longer change and return None."""
+        decision = capture_ending(
+            op,
+            b,
+            judged=self._judged,
+            presses=self._keys.presses,
+            no_media=self._feed.no_media,
+            endpointer=self._endpointer,
+            media_timeout_samples=self._media_timeout_samples,
+        )
+        if isinstance(decision, int):
+            self._commit(op, decision)
             return None
-        candidates: list[tuple[int, int, Ending]] = []
-        undecided: int | None = None
-        stop_tones = op.request.stop_tones
-        if stop_tones:
-            for press in self._keys.presses:
-                if press.start >= b:
-                    break
-                if (
-                    press.start >= op.capture_start
-                    and press.key in stop_tones
-                    and not press.consumed
-                ):
-                    candidates.append(
-                        (press.start, ENDING_PRIORITY[Ending.STOP_TONE], Ending.STOP_TONE)
-                    )
-                    # The tone is trimmed from the recording (graph-spec.md §6.4 [I]); in-band
-                    # starts are known to one detector block, so cut one block earlier.
-                    margin = DTMF_MASK_MARGIN_SAMPLES if press.in_band_audio else 0
-                    op.trim_to = max(op.capture_start, press.start - margin)
-                    op.stop_press = press
-                    break
-        duration = op.timers.get("maxDuration")
-        if duration is not None and duration.deadline <= b:
-            p = ENDING_PRIORITY[Ending.MAX_RECORD_DURATION]
-            candidates.append((duration.deadline, p, Ending.MAX_RECORD_DURATION))
-        for name, ending in (
-            ("initialSilence", Ending.INITIAL_SILENCE),
-            ("maxSilence", Ending.MAX_SILENCE),
-        ):
-            timer = op.timers.get(name)
-            if timer is None or timer.deadline > b or timer.deadline > self._judged:
-                continue
-            cand = self._endpointer.candidate_start
-            if not self._endpointer.in_speech and cand is not None and cand < timer.deadline:
-                undecided = timer.deadline if undecided is None else min(undecided, timer.deadline)
-            else:
-                candidates.append((timer.deadline, ENDING_PRIORITY[ending], ending))
-        media_end = self._media_timeout_in(op, b)
-        if media_end is not None:
-            p = ENDING_PRIORITY[Ending.MEDIA_RECEIVE_TIMEOUT]
-            candidates.append((media_end, p, Ending.MEDIA_RECEIVE_TIMEOUT))
-        # Hold back one DTMF block (``safe``): a tone starting just after b may still trim it.
-        if not candidates:
-            self._commit(op, min(safe, undecided) if undecided is not None else safe)
-            return None
-        at, _, ending = min(candidates)
-        if undecided is not None and undecided <= at:
-            self._commit(op, min(safe, undecided))
-            return None
-        if ending is Ending.STOP_TONE:
-            assert op.stop_press is not None
-            op.stop_press.consumed = True
-        else:
-            op.trim_to = op.stop_press = None
-        return at, ending
+        return decision
 
     def _commit(self, op: RecordOperation, upto: int, *, final: bool = False) -> None:
         """Emit recording samples of ``op`` up to ``upto`` (they can no longer be trimmed).
@@ -763,64 +698,23 @@ class Call:
     def _start(self, op: Operation, at: int) -> None:
         op.started_at = at
         self._emit(ev.OperationStarted(at, op.operation_id, op.kind))
-        prompts = (
-            op.request.prompts
-            if isinstance(op, RecordOperation | PlayPromptOperation) and op.request
-            else ()
-        )
-        if self._request_prompt is not None:
-            slots: list[LoadedPrompt | PromptLoadError | None] = [
-                self._prompt_cache.get(p.resource_id) if p.resource_id else None for p in prompts
-            ]
-            if any(slot is None for slot in slots):
-                # Wait on the sample clock while an adapter loads them off this thread.
-                op.phase = "loading"
-                self._loading[op.operation_id] = (op, slots)
-                for index, slot in enumerate(slots):
-                    if slot is None:
-                        self._request_prompt(f"{op.operation_id}/{index}", prompts[index].uri)
-                return
+        slots = self._prompts.begin(op)
+        if slots is not None:  # else it waits, phase "loading", for prompt_loaded
             self._play_prompts(op, at, slots)
-            return
-        self._play_prompts(op, at, [None] * len(prompts))
 
     def _on_prompt_loaded(self, at: int, key: str, result: LoadedPrompt | PromptLoadError) -> None:
-        op_id, _, index_text = key.rpartition("/")
-        waiting = self._loading.get(op_id)
-        if waiting is None:
-            return  # the operation ended (cancelled, media timeout, hang-up) meanwhile
-        op, slots = waiting
-        index = int(index_text)
-        slots[index] = result
-        assert isinstance(op, RecordOperation | PlayPromptOperation) and op.request is not None
-        resource_id = op.request.prompts[index].resource_id
-        # resourceId: "the service caches the downloaded prompt under that key" (§1.2 [V S7]).
-        if resource_id and isinstance(result, LoadedPrompt):
-            self._prompt_cache[resource_id] = result
-        if all(slot is not None for slot in slots) and self._queue and self._queue[0] is op:
-            del self._loading[op_id]
+        ready = self._prompts.loaded(key, result)
+        if ready is not None and self._queue and self._queue[0] is ready[0]:
+            op, slots = ready
+            self._prompts.forget(op.operation_id)
             self._play_prompts(op, at, slots)
 
-    def _play_prompts(
-        self, op: Operation, at: int, loaded: list[LoadedPrompt | PromptLoadError | None]
-    ) -> None:
+    def _play_prompts(self, op: Operation, at: int, loaded: list[Slot]) -> None:
         """Schedule the prompts (``None``: load inline now) and the beep from ``at``."""
-        prompts = (
-            op.request.prompts
-            if isinstance(op, RecordOperation | PlayPromptOperation) and op.request
-            else ()
-        )
-        schedule: list[tuple[Any, int, int, FloatArray]] = []
-        cursor = at
-        for prompt, result in zip(prompts, loaded, strict=True):
-            samples = self._prompt_samples(prompt.uri, prompt.resource_id, result)
-            if isinstance(samples, Ending):
-                self._finish(op, samples, at)
-                return
-            schedule.append(("prompt", cursor, cursor + len(samples), samples))
-            cursor += len(samples)
-        if isinstance(op, RecordOperation) and op.request is not None and op.request.play_beep:
-            schedule.append(("beep", cursor, cursor + len(self._beep), self._beep))
+        schedule = self._prompts.schedule(op, at, loaded)
+        if isinstance(schedule, Ending):
+            self._finish(op, schedule, at)
+            return
         op.playback = schedule
         op.playback_index = 0
         self._continue(op, at)
@@ -844,41 +738,11 @@ class Call:
         op.recording_access_token = self._new_token()
         self._emit(ev.CaptureStarted(at, op.operation_id))
 
-    def _prompt_samples(
-        self,
-        uri: str,
-        resource_id: str | None,
-        loaded: LoadedPrompt | PromptLoadError | None = None,
-    ) -> FloatArray | Ending:
-        """Load (unless given), check and convert one prompt; an Ending says why it cannot be
-        played."""
-        cache_key = resource_id or uri
-        if loaded is None:
-            loaded = self._prompt_cache.get(cache_key)
-        if loaded is None:
-            loaded = self._load_prompt(uri)
-            # resourceId: "the service caches the downloaded prompt under that key" (§1.2 [V S7]).
-            if resource_id and isinstance(loaded, LoadedPrompt):
-                self._prompt_cache[cache_key] = loaded
-        if isinstance(loaded, PromptLoadError):
-            return {
-                "download": Ending.PROMPT_DOWNLOAD_FAILED,
-                "format": Ending.PROMPT_FORMAT_INVALID,
-                "play": Ending.PROMPT_FAILED,
-            }[loaded.kind]
-        problem = prompt_format_problem(loaded)
-        if problem and not self.config.lenient_prompts:
-            return Ending.PROMPT_FORMAT_INVALID
-        samples = resample_all(to_mono_float32(loaded.samples), loaded.rate_hz)
-        if len(samples) == 0:
-            return Ending.PROMPT_FAILED
-        return samples
-
     def _finish(
         self, op: Operation, ending: Ending, at: int, *, advance_queue: bool = True
     ) -> None:
         """End ``op`` at sample ``at`` with ``ending``: events, notification, next in queue."""
-        self._loading.pop(op.operation_id, None)
+        self._prompts.forget(op.operation_id)
         if op.phase in ("prompt", "beep") and op.playback_index < len(op.playback):
             what = op.playback[op.playback_index][0]
             self._emit(ev.PlaybackEnded(at, op.operation_id, what, interrupted=True))
@@ -997,7 +861,7 @@ class Call:
                 )
             )
         self._queue = []
-        self._loading.clear()
+        self._prompts.forget_all()
         self.ended = True
         if reason is CallEnd.BOT_HUNG_UP:
             # The bot's DELETE: "terminating", then "terminated" (the call-delete page's
