@@ -16,6 +16,8 @@ HTTP server on 127.0.0.1 the bot talks to with its own HTTP client.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -54,8 +56,9 @@ class LocalGraph:
     ``scenario``: a scenario file whose ``[[caller]]`` entries play in every call and whose
     ``[call]`` options apply (its ``[[bot]]`` entries are ignored: the test's bot is the bot);
     ``wav``: a caller who plays this file; neither: a silent caller. ``caller_start`` and
-    ``speed`` are ``callsim serve``'s ``--caller-start`` and ``--speed``. Further keyword
-    arguments go to ``GraphServer`` (``answer_delay_s``, ``notify``, ``recording_ttl_s``...).
+    ``speed`` are ``callsim serve``'s ``--caller-start`` and ``--speed``; ``tls=True`` serves
+    HTTPS (``base_url`` is ``https://...``) with a CA whose certificate is ``ca_file``. Further
+    keyword arguments go to ``GraphServer`` (``answer_delay_s``, ``notify``...).
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class LocalGraph:
         recordings_dir: Path | None = None,
         caller_start: StartOn = "established",
         speed: float = 1.0,
+        tls: bool = False,
         **server_kwargs: Any,
     ) -> None:
         if scenario is not None and wav is not None:
@@ -95,6 +99,16 @@ class LocalGraph:
         else:
             script = CallerScript.silence()
         self.script = script
+        # HTTPS with a test CA made now (app/server/tls.py); the bot trusts ``ca_file``.
+        self._tls_dir: Path | None = None
+        self.ca_file: Path | None = None
+        if tls:
+            from app.server.tls import make_test_certificates
+
+            self._tls_dir = Path(tempfile.mkdtemp(prefix="callsim-tls-"))
+            certs = make_test_certificates(self._tls_dir)
+            self.ca_file = certs.ca_file
+            server_kwargs["ssl_context"] = certs.server_context
         self.events: list[ServerEvent] = []
         self._changed = threading.Condition()
         self._pacer = CallerPacer()
@@ -126,6 +140,8 @@ class LocalGraph:
             self.server.stop(grace_s=0.2)
         finally:
             self._pacer.stop()
+            if self._tls_dir is not None:
+                shutil.rmtree(self._tls_dir, ignore_errors=True)
 
     def __enter__(self) -> LocalGraph:
         return self.start()

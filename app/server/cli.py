@@ -70,6 +70,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="let web pages from this origin (http://host:port) call the endpoint; repeatable "
         "(default: none, a request carrying an Origin header gets 403)",
     )
+    net.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a test CA made now (trustme); prints the CA file to trust",
+    )
+    net.add_argument(
+        "--tls-dir",
+        type=Path,
+        help="with --tls: write the CA certificate here (default: a temporary folder)",
+    )
     caller = parser.add_argument_group("the caller (one of)")
     source = caller.add_mutually_exclusive_group()
     source.add_argument(
@@ -245,6 +255,20 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"callsim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
+    tls_context = None
+    ca_hints: list[str] = []
+    if args.tls:
+        import tempfile
+
+        from app.server.tls import make_test_certificates, trust_hints
+
+        tls_dir = args.tls_dir or Path(tempfile.mkdtemp(prefix="callsim-tls-"))
+        try:
+            certs = make_test_certificates(tls_dir, args.host)
+        except OSError as exc:
+            print(f"callsim: error: --tls-dir {tls_dir}: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        tls_context, ca_hints = certs.server_context, trust_hints(certs.ca_file)
     events: queue.SimpleQueue[ServerEvent] = queue.SimpleQueue()
     pacer = CallerPacer()
     server = GraphServer(
@@ -269,6 +293,7 @@ def serve_command(args: argparse.Namespace) -> int:
             bearer_token=args.notify_token,
         ),
         allowed_origins=args.allow_origin,
+        ssl_context=tls_context,
     )
     try:
         server.start()
@@ -286,6 +311,8 @@ def serve_command(args: argparse.Namespace) -> int:
     jsonl = _open_jsonl(args.jsonl)
     try:
         _banner(server, script, args)
+        for hint in ca_hints:
+            print(hint, flush=True)
         incoming_at = time.monotonic() + args.incoming_delay if args.incoming else None
         while not stop.is_set():
             if incoming_at is not None and time.monotonic() >= incoming_at:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import ssl
 import tempfile
 import threading
 import time
@@ -83,8 +84,11 @@ class GraphServer:
         prompt_timeout_s: float = DEFAULT_PROMPT_TIMEOUT_S,
         prompt_max_bytes: int = DEFAULT_PROMPT_MAX_BYTES,
         engine_answer_timeout_s: float = ENGINE_ANSWER_TIMEOUT_S,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        # HTTPS when given (app/server/tls.py: Graph clients need https for auth and Location).
+        self._ssl_context = ssl_context
         self.port = port
         self._pacer: CallerPacer | None = None
         if caller_factory is None:
@@ -164,7 +168,7 @@ class GraphServer:
 
     @property
     def base_url(self) -> str:
-        """``http://host:port`` (valid after start())."""
+        """``http://host:port``, or ``https://`` with an SSL context (valid after start())."""
         return self._base_url
 
     def graph_base_url(self, version: str = "v1.0") -> str:
@@ -302,7 +306,7 @@ class GraphServer:
         self._routes.add_to(app)
         runner = GraphAppRunner(app)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=self._ssl_context)
         try:
             await site.start()
         except OSError:
@@ -317,7 +321,8 @@ class GraphServer:
         self.port = int(port)
         self._guard.bind(self.host, self.port)
         host = f"[{self.host}]" if ":" in self.host else self.host
-        self._base_url = f"http://{host}:{self.port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        self._base_url = f"{scheme}://{host}:{self.port}"
         self._registry.bind(self._base_url, self.recordings_dir)
 
     async def _shutdown(self, grace_s: float) -> None:

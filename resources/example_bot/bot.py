@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +64,7 @@ class ExampleBot:
         host: str = "127.0.0.1",
         port: int = 0,
         log: Callable[[str], None] = print,
+        ca_file: Path | None = None,
     ) -> None:
         self.graph = graph_base_url.rstrip("/")
         self.host = host
@@ -73,6 +75,10 @@ class ExampleBot:
         self._arrived: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
+        # An https Graph (CallSim's `serve --tls`) signed by a CA the system does not know.
+        self.ssl: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(ca_file)) if ca_file is not None else True
+        )
 
     @property
     def callback_url(self) -> str:
@@ -89,7 +95,9 @@ class ExampleBot:
         await site.start()
         if self.port == 0:
             self.port = self._runner.addresses[0][1]
-        self._http = aiohttp.ClientSession(headers=self.headers)
+        self._http = aiohttp.ClientSession(
+            headers=self.headers, connector=aiohttp.TCPConnector(ssl=self.ssl)
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -213,7 +221,7 @@ class ExampleBot:
     async def download_recording(self, operation: dict[str, Any], path: Path) -> Path:
         """Fetch the recording with its access token and save it (it is a WAV file)."""
         async with (
-            aiohttp.ClientSession() as plain,
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.ssl)) as plain,
             plain.get(
                 operation["recordingLocation"],
                 headers={"Authorization": f"Bearer {operation['recordingAccessToken']}"},
@@ -250,8 +258,13 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="callback port (default: any)")
     parser.add_argument("--token", help="Graph access token (CallSim accepts any)")
     parser.add_argument("--out", type=Path, default=Path("answer.wav"), help="WAV to save")
+    parser.add_argument(
+        "--ca-file", type=Path, help="trust this CA (callsim serve --tls prints it)"
+    )
     args = parser.parse_args(argv)
-    async with ExampleBot(args.graph, access_token=args.token, port=args.port) as bot:
+    async with ExampleBot(
+        args.graph, access_token=args.token, port=args.port, ca_file=args.ca_file
+    ) as bot:
         print(f"callback URL: {bot.callback_url}", flush=True)
         operation = await record_one_answer(bot, answer=args.answer, out=args.out)
     return 0 if operation["status"] == "completed" else 1
