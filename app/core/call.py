@@ -18,7 +18,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,13 @@ from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES, seconds_to_samples
 from app.core.dsp.dtmf import DtmfTone, dtmf_tone
 from app.core.dsp.resample import to_pcm16
 from app.core.feed import DTMF_MASK_MARGIN_SAMPLES, CallerFeed
+from app.core.graph_view import (
+    accepted_resource,
+    accepted_response,
+    call_end_notifications,
+    ended_resource,
+    error_response,
+)
 from app.core.inputs import (
     ACTIONS,
     AcceptedAction,
@@ -61,7 +68,7 @@ from app.core.vad.base import (
 )
 from app.core.vad.endpointer import Endpointer, SpeechEdge
 from app.graph import payloads
-from app.graph.errors import GraphError, error_body, graph_date
+from app.graph.errors import GraphError, graph_date
 from app.graph.requests import (
     CancelMediaProcessingRequest,
     PlayPromptRequest,
@@ -70,7 +77,7 @@ from app.graph.requests import (
     parse_action,
     parse_json_body,
 )
-from app.graph.results import CALL_END_RESULTS, CallEnd, Ending, result_for
+from app.graph.results import CallEnd, Ending, result_for
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -267,41 +274,29 @@ class Call:
                 body = parse_json_body(bytes(body) if not isinstance(body, str) else body)
             request = parse_action(action, body)
         except GraphError as err:
-            body_out = error_body(
+            response = error_response(
+                at,
+                action,
                 err,
                 request_id=request_id,
                 client_request_id=client_request_id,
                 date=date or graph_date(self._wall_clock_s()),
             )
-            response = ev.ActionResponse(
-                at,
-                action=action,
-                status=err.status,
-                headers=(
-                    ("Content-Type", "application/json"),
-                    ("request-id", request_id),
-                    ("client-request-id", client_request_id),
-                ),
-                body_json=json.dumps(body_out),
-            )
             self._emit(response)
             return response
         op_id = self._new_id()
-        resource = self._accept(action, request, op_id, at)
+        busy = bool(self._queue) or self._inputs.media_waiting()
+        resource = accepted_resource(request, op_id, busy=busy)
         self._op_snapshots[op_id] = resource
         location = payloads.operation_location(self.config.graph_base_url, self.call_id, op_id)
-        response = ev.ActionResponse(
+        response = accepted_response(
             at,
-            action=action,
-            status=200,
-            headers=(
-                ("Content-Type", "application/json"),
-                ("Location", location),
-                ("request-id", request_id),
-                ("client-request-id", client_request_id),
-            ),
-            body_json=json.dumps(resource),
+            action,
+            resource,
+            location=location,
             operation_id=op_id,
+            request_id=request_id,
+            client_request_id=client_request_id,
         )
         self._emit(response)
         name: ActionName = request_action_name(request)
@@ -386,37 +381,6 @@ class Call:
     def _on_in_band_tone(self, tone: DtmfTone) -> None:
         self._keys.add_source(
             tone.key, tone.start_sample, "inBand", decided_at=tone.decided_at, in_band_audio=True
-        )
-
-    def _accept(self, action: str, request: object, op_id: str, at: int) -> dict[str, Any]:
-        """Build the synchronous response resource for an accepted action."""
-        busy = bool(self._queue) or self._inputs.media_waiting()
-        if isinstance(request, RecordResponseRequest):
-            status: Literal["running", "notStarted"] = (
-                "running" if (request.barge_in_allowed or not busy) else "notStarted"
-            )
-            return payloads.record_operation(
-                operation_id=op_id,
-                status=status,
-                client_context=request.client_context,
-                result=None,
-                recording_location=None,
-                recording_access_token=None,
-            )
-        if isinstance(request, PlayPromptRequest):
-            return payloads.play_prompt_operation(
-                operation_id=op_id,
-                status="notStarted" if busy else "running",
-                client_context=request.client_context,
-                result=None,
-            )
-        if isinstance(request, CancelMediaProcessingRequest):
-            return payloads.cancel_media_processing_operation(
-                operation_id=op_id, client_context=request.client_context
-            )
-        assert isinstance(request, SubscribeToToneRequest), action
-        return payloads.subscribe_to_tone_operation(
-            operation_id=op_id, client_context=request.client_context
         )
 
     # ------------------------------------------------------------------ the analysis loop
@@ -786,28 +750,14 @@ class Call:
             )
         )
         self._etag += 1
-        if isinstance(op, RecordOperation):
-            resource = payloads.record_operation(
-                operation_id=op.operation_id,
-                status=result.status,
-                client_context=op.client_context,
-                result=result,
-                recording_location=location,
-                recording_access_token=token,
-                for_notification=True,
-                call_id=self.call_id,
-                etag=f'W/"{self._etag}"',
-            )
-        else:
-            resource = payloads.play_prompt_operation(
-                operation_id=op.operation_id,
-                status=result.status,
-                client_context=op.client_context,
-                result=result,
-                for_notification=True,
-                call_id=self.call_id,
-                etag=f'W/"{self._etag}"',
-            )
+        resource = ended_resource(
+            op,
+            result,
+            location=location,
+            token=token,
+            call_id=self.call_id,
+            etag=f'W/"{self._etag}"',
+        )
         self._op_snapshots[op.operation_id] = resource
         envelope = payloads.operation_deleted(
             self.call_id, resource, legacy_resource=self.config.legacy_resource
@@ -863,17 +813,8 @@ class Call:
         self._queue = []
         self._prompts.forget_all()
         self.ended = True
-        if reason is CallEnd.BOT_HUNG_UP:
-            # The bot's DELETE: "terminating", then "terminated" (the call-delete page's
-            # notification samples [V]).
-            call = payloads.call_resource(call_id=self.call_id, state="terminating")
-            envelope = payloads.call_state_changed(self.call_id, "updated", call)
-            self._notify(at, envelope, "call terminating (the bot hung up)")
-        result = CALL_END_RESULTS[reason]
-        call = payloads.call_resource(call_id=self.call_id, state="terminated", result=result)
-        envelope = payloads.call_state_changed(self.call_id, "deleted", call)
-        why = f"{reason.value}, {result.code}/{result.subcode}" if result else reason.value
-        self._notify(at, envelope, f"call terminated ({why})")
+        for envelope, summary in call_end_notifications(self.call_id, reason):
+            self._notify(at, envelope, summary)
         self._emit(ev.CallEnded(at, by, reason.value))
 
 
