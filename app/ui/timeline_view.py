@@ -9,8 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent, QPen, QWheelEvent
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.core.clock import ENGINE_RATE_HZ
@@ -52,6 +62,10 @@ ZOOM_STEP = 1.25
 # One wheel notch (120 eighths of a degree) scrolls this fraction of the visible window.
 SCROLL_PER_NOTCH = 0.1
 LABEL_PAD_PX = 4
+# While nothing moves but "now" (no span open, no new event), the view repaints at most every
+# 1/8 s of call time instead of at every 25 Hz poll: the grid then steps ~6 px at a 20 s window,
+# and the GUI thread's idle cost drops (issue 8: a call on silent input <= 10 % of a core).
+IDLE_REPAINT_SAMPLES = ENGINE_RATE_HZ // 8
 _WORDS_BY_SUBCODE = {spec.subcode: (ending, spec) for ending, spec in RESULTS.items()}
 
 
@@ -87,6 +101,12 @@ class TimelineView(QWidget):
         self.follow_live = True
         self.view_end_s = DEFAULT_WINDOW_S  # right edge of the window when not following
         self.ending_labels: dict[str, str] = {}  # operation id -> "max silence … — 200/8509"
+        # Fonts, metrics and the lane-title column depend only on the font and the size:
+        # built once, dropped on a font change or resize (they cost more than the spans).
+        self._fonts: tuple[QFont, QFont, QFontMetricsF, QFontMetricsF] | None = None
+        self._titles: QPixmap | None = None
+        self._painted: tuple[int, int, int, int, bool] | None = None  # see needs_repaint
+        self.paint_count = 0
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumHeight(HEADER_PX + 14 * len(LANES))
         self.setToolTip("Wheel: scroll back in time · Ctrl + wheel: zoom")
@@ -144,14 +164,54 @@ class TimelineView(QWidget):
 
     def label_width(self) -> float:
         """Width of the lane titles' column: the widest title fits whatever the font."""
-        metrics = QFontMetricsF(self._small_font())
+        metrics = self._font_set()[2]
         widest = max(metrics.horizontalAdvance(lane.title) for lane in LANES)
         return max(float(LABEL_WIDTH_PX), 22 + widest + 8)
 
+    def _font_set(self) -> tuple[QFont, QFont, QFontMetricsF, QFontMetricsF]:
+        """(small, bold, small metrics, bold metrics), cached until the font changes."""
+        if self._fonts is None:
+            small = QFont(self.font())
+            small.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.85))
+            bold = QFont(small)
+            bold.setBold(True)
+            self._fonts = (small, bold, QFontMetricsF(small), QFontMetricsF(bold))
+        return self._fonts
+
     def _small_font(self) -> QFont:
-        small = QFont(self.font())
-        small.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.85))
-        return small
+        return self._font_set()[0]
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        """A new font (presenter mode, system settings) invalidates the cached fonts."""
+        if event.type() == QEvent.Type.FontChange:
+            self._fonts = None
+            self._titles = None
+            self._painted = None
+        super().changeEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        """The title column's height follows the widget's."""
+        self._titles = None
+        self._painted = None
+        super().resizeEvent(event)
+
+    def needs_repaint(self) -> bool:
+        """Whether the next poll should repaint: always while something is open or new arrived,
+        otherwise once "now" moved IDLE_REPAINT_SAMPLES since the last paint."""
+        tl = self.timeline
+        busy = any(span.end is None for span in tl.spans)
+        if self._painted is None or busy or self._painted[4]:
+            return True
+        now = self._now()
+        counts = (len(tl.spans), len(tl.keys), len(tl.endings))
+        if counts != self._painted[1:4]:
+            return True
+        return now - self._painted[0] >= IDLE_REPAINT_SAMPLES
+
+    def tick(self) -> None:
+        """The window's poll: repaint if ``needs_repaint``."""
+        if self.needs_repaint():
+            self.update()
 
     def axis_labels(self) -> list[tuple[float, str]]:
         """(left x, text) of every seconds label on the axis; each fits inside the widget."""
@@ -159,7 +219,7 @@ class TimelineView(QWidget):
         label_x = self.label_width()
         plot_w = max(1.0, self.width() - label_x - 8)
         px_per_s = plot_w / self.window_s
-        metrics = QFontMetricsF(self._small_font())
+        metrics = self._font_set()[2]
         widest = metrics.horizontalAdvance(f"{int(t1 // ENGINE_RATE_HZ)} s") + 8
         label_every = next(
             (n for n in (1, 2, 5, 10, 15, 30, 60, 120, 300) if n * px_per_s >= widest), 600
@@ -180,7 +240,7 @@ class TimelineView(QWidget):
         t0, t1 = self.visible_range()
         label_x = self.label_width()
         plot_w = max(1.0, self.width() - label_x - 8)
-        metrics = QFontMetricsF(self._bold_font())
+        metrics = self._font_set()[3]
         rects: list[tuple[QRectF, str]] = []
         for i, (at, reason, subcode, op_id) in enumerate(self.timeline.endings):
             if not t0 <= at <= t1:
@@ -201,9 +261,7 @@ class TimelineView(QWidget):
         return rects
 
     def _bold_font(self) -> QFont:
-        bold = self._small_font()
-        bold.setBold(True)
-        return bold
+        return self._font_set()[1]
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         """Preferred size."""
@@ -214,6 +272,7 @@ class TimelineView(QWidget):
         self.timeline = timeline
         self.now_samples = now_samples
         self.ending_labels = {}
+        self._painted = None
         self.update()
 
     def _now(self) -> int:
@@ -221,11 +280,20 @@ class TimelineView(QWidget):
         return max(self.now_samples(), latest)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
-        """Paint everything from scratch (a few hundred primitives at most)."""
+        """Paint the spans over the cached title column (a few hundred primitives at most)."""
+        now = self._now()
+        tl = self.timeline
+        self._painted = (
+            now,
+            len(tl.spans),
+            len(tl.keys),
+            len(tl.endings),
+            any(span.end is None for span in tl.spans),
+        )
+        self.paint_count += 1
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), BACKGROUND)
-        now = self._now()
         t0, t1 = self.visible_range()
         window = t1 - t0
         label_x = self.label_width()
@@ -237,28 +305,19 @@ class TimelineView(QWidget):
 
         small = self._small_font()
         p.setFont(small)
-        # Seconds grid.
-        for s in range(int(t0 // ENGINE_RATE_HZ), int(t1 // ENGINE_RATE_HZ) + 1):
-            x = x_of(s * ENGINE_RATE_HZ)
-            if x >= label_x:
-                p.setPen(GRID)
-                p.drawLine(QPointF(x, HEADER_PX), QPointF(x, self.height()))
+        # Seconds grid, in one call.
+        grid = [
+            QLineF(x, HEADER_PX, x, self.height())
+            for s in range(int(t0 // ENGINE_RATE_HZ), int(t1 // ENGINE_RATE_HZ) + 1)
+            if (x := x_of(s * ENGINE_RATE_HZ)) >= label_x
+        ]
+        p.setPen(GRID)
+        p.drawLines(grid)
         p.setPen(TEXT)
         for x, text in self.axis_labels():
             p.drawText(QPointF(x, HEADER_PX - 6), text)
-        # Lane titles and separators.
-        for i, lane in enumerate(LANES):
-            y = HEADER_PX + i * lane_h
-            p.setPen(GRID)
-            p.drawLine(QPointF(0, y), QPointF(self.width(), y))
-            swatch = QRectF(6, y + lane_h / 2 - 5, 10, 10)
-            p.fillRect(swatch, QColor(lane.colour))
-            p.setPen(TEXT)
-            p.drawText(
-                QRectF(22, y, label_x - 24, lane_h),
-                int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
-                lane.title,
-            )
+        # Lane titles and separators: the same picture until the font or the size changes.
+        p.drawPixmap(0, 0, self._title_column(label_x, lane_h))
         p.setClipRect(QRectF(label_x, 0, plot_w + 8, self.height()))
         rows = {lane.key: i for i, lane in enumerate(LANES)}
         for span in self.timeline.spans:
@@ -294,6 +353,30 @@ class TimelineView(QWidget):
             p.setPen(QPen(QColor("#ffffff"), 1))
             p.drawLine(QPointF(xn, HEADER_PX), QPointF(xn, self.height()))
         p.end()
+
+    def _title_column(self, label_x: float, lane_h: float) -> QPixmap:
+        """The lane separators and titles, painted once into a transparent pixmap."""
+        if self._titles is None:
+            ratio = self.devicePixelRatioF()
+            pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            p = QPainter(pixmap)
+            p.setFont(self._small_font())
+            for i, lane in enumerate(LANES):
+                y = HEADER_PX + i * lane_h
+                p.setPen(GRID)
+                p.drawLine(QPointF(0, y), QPointF(self.width(), y))
+                p.fillRect(QRectF(6, y + lane_h / 2 - 5, 10, 10), QColor(lane.colour))
+                p.setPen(TEXT)
+                p.drawText(
+                    QRectF(22, y, label_x - 24, lane_h),
+                    int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
+                    lane.title,
+                )
+            p.end()
+            self._titles = pixmap
+        return self._titles
 
     def _paint_span(
         self,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QLineF, QObject, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -68,9 +68,14 @@ class LevelMeter(QWidget):
 
     def set_level(self, level_dbfs: float) -> None:
         """Show a new peak level; the hold decays by 0.5 dB per update (about 12 dB/s)."""
+        before = (self._x(self.level_dbfs), self._x(self.hold_dbfs))
         self.level_dbfs = level_dbfs
         self.hold_dbfs = max(level_dbfs, self.hold_dbfs - 0.5)
-        self.update()
+        # Repaint only when the bar or the hold moves by a pixel: a silent input sits on the
+        # floor, and 25 identical repaints a second cost CPU for nothing (issue 8, idle CPU).
+        after = (self._x(self.level_dbfs), self._x(self.hold_dbfs))
+        if any(abs(a - b) >= 0.5 for a, b in zip(before, after, strict=True)):
+            self.update()
 
     def _x(self, level_dbfs: float) -> float:
         frac = (max(METER_FLOOR_DBFS, min(0.0, level_dbfs)) - METER_FLOOR_DBFS) / -METER_FLOOR_DBFS
@@ -103,6 +108,7 @@ class LiveWaveform(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.peaks: deque[float] = deque(maxlen=int(LIVE_WAVEFORM_S * ENVELOPE_PER_S))
+        self._shows_bars = False  # the last paint drew at least one bar
         self.setMinimumHeight(48)
         self.setToolTip(f"Microphone, last {LIVE_WAVEFORM_S:g} s as the engine hears it")
 
@@ -111,30 +117,51 @@ class LiveWaveform(QWidget):
         return QSize(240, 60)
 
     def add_peaks(self, peaks: FloatArray) -> None:
-        """Append peaks (one per 10 ms)."""
+        """Append peaks (one per 10 ms); repaint only if a bar is, or was, tall enough to see."""
         self.peaks.extend(float(v) for v in peaks)
-        self.update()
+        visible = bool(len(self.peaks)) and max(self.peaks) >= self._min_visible_peak()
+        # A silent input draws only the mid line, whatever scrolls under it: skip those repaints
+        # (issue 8, idle CPU), but paint once more when the last visible bar scrolls out.
+        if visible or self._shows_bars:
+            self.update()
 
     def clear(self) -> None:
         """Forget everything shown."""
         self.peaks.clear()
         self.update()
 
+    def _min_visible_peak(self) -> float:
+        """The smallest peak whose bar reaches half a pixel beyond the mid line."""
+        return 0.5 / max(1.0, self.height() / 2 - 1)
+
+    def bar_lines(self) -> list[QLineF]:
+        """One vertical line per peak tall enough to see (the mid line hides the others)."""
+        n = self.peaks.maxlen or 1
+        if not self.peaks:
+            return []
+        mid = self.height() / 2
+        values = np.minimum(1.0, np.fromiter(self.peaks, dtype=np.float64, count=len(self.peaks)))
+        heights = values * (mid - 1)
+        shown = np.flatnonzero(heights >= 0.5)
+        xs = (n - len(values) + shown) * (self.width() / n)
+        return [
+            QLineF(x, mid - h, x, mid + h)
+            for x, h in zip(xs.tolist(), heights[shown].tolist(), strict=True)
+        ]
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
-        """Paint the envelope as mirrored bars."""
+        """Paint the envelope as mirrored bars, in one drawLines call."""
         p = QPainter(self)
         p.fillRect(self.rect(), BACKGROUND)
         mid = self.height() / 2
         p.setPen(GRID)
         p.drawLine(QPointF(0, mid), QPointF(self.width(), mid))
-        n = self.peaks.maxlen or 1
-        step = self.width() / n
-        p.setPen(QPen(WAVE, max(1.0, step)))
-        offset = n - len(self.peaks)
-        for i, v in enumerate(self.peaks):
-            h = min(1.0, v) * (mid - 1)
-            x = (offset + i) * step
-            p.drawLine(QPointF(x, mid - h), QPointF(x, mid + h))
+        lines = self.bar_lines()
+        self._shows_bars = bool(lines)
+        if lines:
+            step = self.width() / (self.peaks.maxlen or 1)
+            p.setPen(QPen(WAVE, max(1.0, step)))
+            p.drawLines(lines)
         p.end()
 
 
