@@ -1294,14 +1294,16 @@ class MainWindow(QMainWindow):
             shown = self.calls.current
             if shown is not None:
                 self.countdowns.show_timers(shown.timeline, shown.now_samples())
-            self.timeline.update()
+            self.timeline.tick()
             lag_s = (session.heard_samples - now) / ENGINE_RATE_HZ
             state = "live" if session.running else "ended"
             self.time_label.setText(f"call {state} · t = {now / ENGINE_RATE_HZ:7.2f} s")
             self.time_label.setToolTip(f"engine lag behind the microphone: {lag_s:.3f} s")
             overflows = session.overflows
             self.overflow_label.setText(f"input overflows: {overflows}")
-            self.overflow_label.setStyleSheet("color: #c62828;" if overflows else "")
+            style = "color: #c62828;" if overflows else ""
+            if self.overflow_label.styleSheet() != style:  # re-polishing costs, even unchanged
+                self.overflow_label.setStyleSheet(style)
             latency_s = getattr(session.microphone, "latency_s", None)
             if latency_s is not None:
                 self.input_latency_label.setText(f"input latency: {1e3 * latency_s:.0f} ms")
