@@ -33,7 +33,6 @@ from app.core.graph_view import (
     accepted_resource,
     accepted_response,
     call_end_notifications,
-    ended_resource,
     error_response,
 )
 from app.core.inputs import (
@@ -54,12 +53,13 @@ from app.core.media import (
     PromptRequester,
     default_beep,
 )
+from app.core.media_queue import MediaQueue
 from app.core.operations import (
     Operation,
     PlayPromptOperation,
     RecordOperation,
 )
-from app.core.prompt_stage import PromptStage, Slot
+from app.core.prompt_stage import PromptStage
 from app.core.vad.base import (
     DEFAULT_CLASSIFIER,
     FrameClassifier,
@@ -77,7 +77,7 @@ from app.graph.requests import (
     parse_action,
     parse_json_body,
 )
-from app.graph.results import CallEnd, Ending, result_for
+from app.graph.results import CallEnd, Ending
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -159,12 +159,19 @@ class Call:
         self._judged = 0
         self._events: list[ev.Event] = []
         self._inputs = PendingInputs()
-        self._queue: list[Operation] = []  # head is the running operation
-        self._op_snapshots: dict[str, dict[str, Any]] = {}
+        self._media = MediaQueue(
+            call_id=self.call_id,
+            config=self.config,
+            prompts=self._prompts,
+            emit=self._emit,
+            commit=self._commit,
+            reset_endpointer=self._endpointer.reset,
+            recording_location=self._recording_location,
+            new_token=self._new_token,
+        )
         self._keys = KeyPresses(seconds_to_samples(self.config.key_merge_window_s))
         self._subscribed = False
         self._tone_sequence = 0
-        self._etag = 0
         self.ended = False
         self._merge_samples = self._keys.merge_samples
         self._media_timeout_samples = seconds_to_samples(self.config.media_timeout_s)
@@ -188,7 +195,7 @@ class Call:
     @property
     def idle(self) -> bool:
         """True when no operation runs or waits and no input is pending."""
-        return not self._queue and not self._inputs
+        return not self._media.ops and not self._inputs
 
     def feed(self, samples: npt.ArrayLike, rate_hz: int = ENGINE_RATE_HZ) -> None:
         """Feed the caller's next audio block (any rate, channels, dtype, block size)."""
@@ -285,9 +292,9 @@ class Call:
             self._emit(response)
             return response
         op_id = self._new_id()
-        busy = bool(self._queue) or self._inputs.media_waiting()
+        busy = bool(self._media.ops) or self._inputs.media_waiting()
         resource = accepted_resource(request, op_id, busy=busy)
-        self._op_snapshots[op_id] = resource
+        self._media.snapshots[op_id] = resource
         location = payloads.operation_location(self.config.graph_base_url, self.call_id, op_id)
         response = accepted_response(
             at,
@@ -352,7 +359,7 @@ class Call:
 
     def operation_resource(self, operation_id: str) -> dict[str, Any] | None:
         """The operation's current Graph JSON (for GET operations/{id}), or None if unknown."""
-        snap = self._op_snapshots.get(operation_id)
+        snap = self._media.snapshots.get(operation_id)
         return json.loads(json.dumps(snap)) if snap is not None else None
 
     def current_playback(self) -> tuple[str, str, FloatArray] | None:
@@ -361,7 +368,7 @@ class Call:
         For a speaker that attaches to a call already in progress (a served call picked up
         by the GUI); "now" is the analysis position, where PlaybackStarted events are emitted.
         """
-        op = self._queue[0] if self._queue else None
+        op = self._media.head
         if op is None or op.phase not in ("prompt", "beep"):
             return None
         what, start, _, samples = op.playback[op.playback_index]
@@ -411,7 +418,7 @@ class Call:
             self._release_keys(fed + self._merge_samples)
         keep_from = min(
             [self._judged - LOOKAHEAD_SAMPLES]
-            + [op.committed_upto for op in self._queue if isinstance(op, RecordOperation)]
+            + [op.committed_upto for op in self._media.ops if isinstance(op, RecordOperation)]
         )
         self._feed.audio.drop_before(max(0, keep_from))
 
@@ -420,7 +427,7 @@ class Call:
 
         Everything at samples < a was settled by the previous frame's ``_run_until``.
         """
-        op = self._queue[0] if self._queue else None
+        op = self._media.head
         if (
             isinstance(op, RecordOperation)
             and op.phase == "capture"
@@ -444,7 +451,7 @@ class Call:
         index of the first frame left for ``_judge_frame``; a frame that yields a speech edge
         is finished here. tests/core/test_call_fast_path.py runs random calls both ways.
         """
-        op = self._queue[0] if self._queue else None
+        op = self._media.head
         if (
             self.ended
             or not isinstance(op, RecordOperation)
@@ -513,10 +520,10 @@ class Call:
                 self._inputs.remove(payload)
                 self._apply_input(payload)
             elif what == "phase":
-                self._advance_phase(payload, at)
+                self._media.advance_phase(payload, at)
             elif what == "end":
                 op, ending = payload
-                self._finish(op, ending, at)
+                self._media.finish(op, ending, at)
 
     def _next_happening(self, b: int) -> tuple[int, str, Any] | None:
         """The earliest thing before ``b``: an input, a phase change, an ending, or None."""
@@ -525,7 +532,7 @@ class Call:
             first = self._inputs.first()
             if first.at < b or (first.at == b and first.at <= self._judged):
                 best = (first.at, 0, "input", first)
-        op = self._queue[0] if self._queue else None
+        op = self._media.head
         if op is not None:
             if op.phase == "queued":
                 assert op.started_at is not None  # set when it became the head of the queue
@@ -610,219 +617,35 @@ class Call:
             case HangUp(by, reason):
                 self._do_hang_up(at, by, reason)
             case PromptLoaded(key, result):
-                self._on_prompt_loaded(at, key, result)
+                self._media.prompt_loaded(at, key, result)
             case AcceptedAction(operation_id=op_id, request=RecordResponseRequest() as request):
                 op = RecordOperation(
                     op_id, "recordResponse", request.client_context, at, request=request
                 )
                 if request.barge_in_allowed:
-                    self._cancel_all(at)
-                self._enqueue(op, at)
+                    self._media.cancel_all(at)
+                self._media.enqueue(op, at)
             case AcceptedAction(operation_id=op_id, request=PlayPromptRequest() as request):
-                self._enqueue(
+                self._media.enqueue(
                     PlayPromptOperation(
                         op_id, "playPrompt", request.client_context, at, request=request
                     ),
                     at,
                 )
             case AcceptedAction(request=CancelMediaProcessingRequest()):
-                self._cancel_all(at)
+                self._media.cancel_all(at)
             case AcceptedAction(request=SubscribeToToneRequest()):
                 self._subscribed = True
-
-    def _enqueue(self, op: Operation, at: int) -> None:
-        if not self._queue:
-            op.started_at = at
-        self._queue.append(op)
-
-    def _cancel_all(self, at: int) -> None:
-        """cancelMediaProcessing / barge-in: running and queued ops fail 8508 (§9.2, §6.5)."""
-        for op in list(self._queue):
-            self._finish(op, Ending.CANCELLED, at, advance_queue=False)
-        self._queue = []
-
-    def _advance_phase(self, op: Operation, at: int) -> None:
-        if op.phase == "queued":
-            self._start(op, at)
-            return
-        what, _, _, _ = op.playback[op.playback_index]
-        self._emit(ev.PlaybackEnded(at, op.operation_id, what))
-        op.playback_index += 1
-        self._continue(op, at)
-
-    def _continue(self, op: Operation, at: int) -> None:
-        """After a playback (or none): the next one, else capture (record) or completion."""
-        if op.playback_index < len(op.playback):
-            self._start_playback(op, at)
-        elif isinstance(op, RecordOperation):
-            self._begin_capture(op, at)
-        else:
-            self._finish(op, Ending.PLAY_PROMPT_COMPLETED, at)
-
-    def _start(self, op: Operation, at: int) -> None:
-        op.started_at = at
-        self._emit(ev.OperationStarted(at, op.operation_id, op.kind))
-        slots = self._prompts.begin(op)
-        if slots is not None:  # else it waits, phase "loading", for prompt_loaded
-            self._play_prompts(op, at, slots)
-
-    def _on_prompt_loaded(self, at: int, key: str, result: LoadedPrompt | PromptLoadError) -> None:
-        ready = self._prompts.loaded(key, result)
-        if ready is not None and self._queue and self._queue[0] is ready[0]:
-            op, slots = ready
-            self._prompts.forget(op.operation_id)
-            self._play_prompts(op, at, slots)
-
-    def _play_prompts(self, op: Operation, at: int, loaded: list[Slot]) -> None:
-        """Schedule the prompts (``None``: load inline now) and the beep from ``at``."""
-        schedule = self._prompts.schedule(op, at, loaded)
-        if isinstance(schedule, Ending):
-            self._finish(op, schedule, at)
-            return
-        op.playback = schedule
-        op.playback_index = 0
-        self._continue(op, at)
-
-    def _start_playback(self, op: Operation, at: int) -> None:
-        what, start, end, samples = op.playback[op.playback_index]
-        op.phase = "prompt" if what == "prompt" else "beep"
-        # Re-anchor on the actual start (the schedule was made assuming no gaps).
-        shift = at - start
-        if shift:
-            op.playback = [(w, s + shift, e + shift, x) for (w, s, e, x) in op.playback]
-        readonly = samples.view()
-        readonly.flags.writeable = False
-        self._emit(ev.PlaybackStarted(at, op.operation_id, what, end - start, readonly))
-
-    def _begin_capture(self, op: RecordOperation, at: int) -> None:
-        for timer in op.start_capture(at):
-            self._emit(ev.TimerStarted(at, op.operation_id, timer.name, timer.deadline))
-        self._endpointer.reset()
-        op.recording_location = self._recording_location(op.operation_id)
-        op.recording_access_token = self._new_token()
-        self._emit(ev.CaptureStarted(at, op.operation_id))
-
-    def _finish(
-        self, op: Operation, ending: Ending, at: int, *, advance_queue: bool = True
-    ) -> None:
-        """End ``op`` at sample ``at`` with ``ending``: events, notification, next in queue."""
-        self._prompts.forget(op.operation_id)
-        if op.phase in ("prompt", "beep") and op.playback_index < len(op.playback):
-            what = op.playback[op.playback_index][0]
-            self._emit(ev.PlaybackEnded(at, op.operation_id, what, interrupted=True))
-        result = result_for(ending, op.kind)
-        recording_samples = 0
-        location = ""
-        token = ""
-        if isinstance(op, RecordOperation):
-            expired = _TIMER_ENDINGS.get(ending)
-            for timer in sorted(op.timers.values(), key=lambda t: t.name != expired):
-                if timer.name == expired:
-                    self._emit(ev.TimerExpired(timer.deadline, op.operation_id, timer.name))
-                else:
-                    self._emit(ev.TimerStopped(at, op.operation_id, timer.name))
-            op.timers = {}
-            if op.phase == "capture":
-                self._commit(op, op.trim_to if op.trim_to is not None else at, final=True)
-                assert op.capture_start is not None
-                recording_samples = op.committed_upto - op.capture_start
-                delivered = result.status == "completed"
-                if delivered:
-                    location, token = op.recording_location, op.recording_access_token
-                self._emit(
-                    ev.RecordingFinished(
-                        at, op.operation_id, recording_samples, delivered, location or ""
-                    )
-                )
-        op.phase = "done"
-        op.ended_at = at
-        self._emit(
-            ev.OperationEnded(
-                at,
-                op.operation_id,
-                op.kind,
-                result.status,
-                result.code,
-                result.subcode,
-                result.completion_reason,
-                result.message,
-                recording_samples,
-            )
-        )
-        self._etag += 1
-        resource = ended_resource(
-            op,
-            result,
-            location=location,
-            token=token,
-            call_id=self.call_id,
-            etag=f'W/"{self._etag}"',
-        )
-        self._op_snapshots[op.operation_id] = resource
-        envelope = payloads.operation_deleted(
-            self.call_id, resource, legacy_resource=self.config.legacy_resource
-        )
-        summary = (
-            f"{op.kind} {result.status} {result.code}/{result.subcode} {result.completion_reason}"
-        )
-        self._notify(at, envelope, summary)
-        if advance_queue and self._queue and self._queue[0] is op:
-            self._queue.pop(0)
-            if self._queue:
-                self._queue[0].started_at = at
 
     def _notify(self, at: int, envelope: dict[str, Any], summary: str) -> None:
         self._emit(ev.Notification(at, self.call_id, json.dumps(envelope), summary))
 
     def _do_hang_up(self, at: int, by: HangUpBy, reason: CallEnd) -> None:
-        for op in list(self._queue):
-            running = op is self._queue[0]
-            if (
-                running
-                and isinstance(op, RecordOperation)
-                and op.phase == "capture"
-                and self.config.hangup_delivers_recording
-            ):
-                self._finish(op, Ending.CALL_TERMINATED, at, advance_queue=False)
-                continue
-            # Faithful default: the field reports no operation notification at all when the
-            # caller hangs up (graph-spec.md §5.3 item 6 [V S26]); the engine still says so.
-            if op.phase in ("prompt", "beep"):
-                what = op.playback[op.playback_index][0]
-                self._emit(ev.PlaybackEnded(at, op.operation_id, what, interrupted=True))
-            if isinstance(op, RecordOperation) and op.phase == "capture":
-                for timer in op.timers.values():
-                    self._emit(ev.TimerStopped(at, op.operation_id, timer.name))
-                self._commit(op, at, final=True)
-                assert op.capture_start is not None
-                n = op.committed_upto - op.capture_start
-                self._emit(ev.RecordingFinished(at, op.operation_id, n, False, ""))
-            op.phase = "done"
-            self._emit(
-                ev.OperationEnded(
-                    at,
-                    op.operation_id,
-                    op.kind,
-                    "dropped",
-                    0,
-                    0,
-                    "callTerminated",
-                    "No notification: the call ended while the operation was pending.",
-                )
-            )
-        self._queue = []
-        self._prompts.forget_all()
+        self._media.drop_all(at)
         self.ended = True
         for envelope, summary in call_end_notifications(self.call_id, reason):
             self._notify(at, envelope, summary)
         self._emit(ev.CallEnded(at, by, reason.value))
-
-
-_TIMER_ENDINGS = {
-    Ending.INITIAL_SILENCE: "initialSilence",
-    Ending.MAX_SILENCE: "maxSilence",
-    Ending.MAX_RECORD_DURATION: "maxDuration",
-}
 
 
 def _no_prompt_loader(uri: str) -> PromptLoadError:
