@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,7 +57,8 @@ class LocalGraph:
     ``[call]`` options apply (its ``[[bot]]`` entries are ignored: the test's bot is the bot);
     ``wav``: a caller who plays this file; neither: a silent caller. ``caller_start`` and
     ``speed`` are ``callsim serve``'s ``--caller-start`` and ``--speed``; ``tls=True`` serves
-    HTTPS (``base_url`` is ``https://...``) with a CA whose certificate is ``ca_file``. Further
+    HTTPS (``base_url`` is ``https://...``) with a CA whose certificate is ``ca_file``;
+    ``faults`` are notification faults as ``callsim serve --fault`` takes them. Further
     keyword arguments go to ``GraphServer`` (``answer_delay_s``, ``notify``...).
     """
 
@@ -70,6 +71,7 @@ class LocalGraph:
         caller_start: StartOn = "established",
         speed: float = 1.0,
         tls: bool = False,
+        faults: Sequence[str] = (),
         **server_kwargs: Any,
     ) -> None:
         if scenario is not None and wav is not None:
@@ -109,6 +111,9 @@ class LocalGraph:
             certs = make_test_certificates(self._tls_dir)
             self.ca_file = certs.ca_file
             server_kwargs["ssl_context"] = certs.server_context
+        from app.server.faults import parse_fault
+
+        server_kwargs["notify_faults"] = [parse_fault(spec) for spec in faults]
         self.events: list[ServerEvent] = []
         self._changed = threading.Condition()
         self._pacer = CallerPacer()

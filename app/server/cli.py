@@ -80,6 +80,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="with --tls: write the CA certificate here (default: a temporary folder)",
     )
+    net.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a notification fault: delay:SECONDS[:MATCH], duplicate[:MATCH], drop[:MATCH], "
+        "fail:N:STATUS[:MATCH] (MATCH: text of the summary, e.g. 8509); repeatable",
+    )
     caller = parser.add_argument_group("the caller (one of)")
     source = caller.add_mutually_exclusive_group()
     source.add_argument(
@@ -255,6 +263,13 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"callsim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
+    from app.server.faults import parse_fault
+
+    try:
+        faults = [parse_fault(spec) for spec in args.fault]
+    except ValueError as exc:
+        print(f"callsim: error: --fault: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     tls_context = None
     ca_hints: list[str] = []
     if args.tls:
@@ -294,6 +309,7 @@ def serve_command(args: argparse.Namespace) -> int:
         ),
         allowed_origins=args.allow_origin,
         ssl_context=tls_context,
+        notify_faults=faults,
     )
     try:
         server.start()

@@ -12,11 +12,13 @@ import asyncio
 import collections
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import aiohttp
+
+from app.server.faults import NotificationFault
 
 DeliveryOutcome = Literal["delivered", "retrying", "failed"]
 
@@ -111,8 +113,11 @@ class Notifier:
         options: NotifyOptions | None = None,
         *,
         on_record: Callable[[DeliveryRecord], None] | None = None,
+        faults: Sequence[NotificationFault] = (),
     ) -> None:
         self.options = options or NotifyOptions()
+        # Faults on demand (app/server/faults.py): each applies to its first matching ones.
+        self.faults = list(faults)
         self._on_record = on_record
         self._session: aiohttp.ClientSession | None = None
         self._channels: dict[str, _Channel] = {}
@@ -180,14 +185,35 @@ class Notifier:
         try:
             while channel.pending:
                 item = channel.pending[0]
-                await self._deliver(call_id, item)
+                fault = self._take_fault(item.summary)
+                if fault is None:
+                    await self._deliver(call_id, item)
+                elif fault.kind == "drop":
+                    self._record(call_id, item, 1, None, 0.0, "failed", "dropped (fault)", None)
+                elif fault.kind == "delay":
+                    await asyncio.sleep(fault.delay_s)
+                    await self._deliver(call_id, item)
+                elif fault.kind == "duplicate":
+                    await self._deliver(call_id, item)
+                    await self._deliver(call_id, item)
+                else:
+                    await self._deliver(call_id, item, fail_first=fault)
                 channel.pending.popleft()
         finally:
             channel.task = None
             if channel.forgotten and self._channels.get(call_id) is channel:
                 del self._channels[call_id]
 
-    async def _deliver(self, call_id: str, item: _Pending) -> None:
+    def _take_fault(self, summary: str) -> NotificationFault | None:
+        for fault in self.faults:
+            if fault.applies(summary):
+                fault.times -= 1
+                return fault
+        return None
+
+    async def _deliver(
+        self, call_id: str, item: _Pending, *, fail_first: NotificationFault | None = None
+    ) -> None:
         opts = self.options
         assert self._session is not None, "Notifier.open() was not awaited"
         headers = {
@@ -204,6 +230,16 @@ class Notifier:
             status: int | None = None
             error = ""
             retry_after_s: float | None = None
+            if fail_first is not None and attempt <= fail_first.failed_attempts:
+                # The fault answers for the bot: recorded and retried like a real failure.
+                status, error = fail_first.status, f"HTTP {fail_first.status} (fault)"
+                if attempt == opts.max_attempts:
+                    self._record(call_id, item, attempt, status, 0.0, "failed", error, None)
+                    return
+                delay_s = min(opts.backoff_max_s, opts.backoff_initial_s * 2 ** (attempt - 1))
+                self._record(call_id, item, attempt, status, 0.0, "retrying", error, delay_s)
+                await asyncio.sleep(delay_s)
+                continue
             try:
                 # asyncio.timeout, not aiohttp's ClientTimeout: aiohttp rounds a timeout of 5 s
                 # or more up to the next whole second of the loop clock (its

@@ -35,6 +35,7 @@ from app.server.announcer import Announcer
 from app.server.caller import CallerPacer, CallerScript, scripted_caller_factory
 from app.server.calls import CallerFactory, ServerCall
 from app.server.events import ServerEvent
+from app.server.faults import NotificationFault
 from app.server.http_guard import MAX_BODY_BYTES, GraphAppRunner, RequestGuard
 from app.server.lifecycle import (
     DEFAULT_ANSWER_DELAY_S,
@@ -85,6 +86,7 @@ class GraphServer:
         prompt_max_bytes: int = DEFAULT_PROMPT_MAX_BYTES,
         engine_answer_timeout_s: float = ENGINE_ANSWER_TIMEOUT_S,
         ssl_context: ssl.SSLContext | None = None,
+        notify_faults: Iterable[NotificationFault] = (),
     ) -> None:
         self.host = host
         # HTTPS when given (app/server/tls.py: Graph clients need https for auth and Location).
@@ -98,7 +100,7 @@ class GraphServer:
         self._recordings_dir = recordings_dir
         self._on_event = on_event
         call_config = call_config or CallConfig()
-        self._notifier = Notifier(notify, on_record=self._emit)
+        self._notifier = Notifier(notify, on_record=self._emit, faults=list(notify_faults))
         self._recordings = RecordingStore(delete_expired_files=recordings_dir is None)
         # Prompts load on worker threads (app/engine/host.py), bounded as README "Fidelity" says.
         prompt_loader = prompt_loader or make_prompt_loader(
