@@ -113,7 +113,7 @@ class LocalGraph:
             server_kwargs["ssl_context"] = certs.server_context
         from app.server.faults import parse_fault
 
-        server_kwargs["notify_faults"] = [parse_fault(spec) for spec in faults]
+        server_kwargs["faults"] = [parse_fault(spec) for spec in faults]
         self.events: list[ServerEvent] = []
         self._changed = threading.Condition()
         self._pacer = CallerPacer()

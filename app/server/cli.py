@@ -86,7 +86,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="SPEC",
         help="a notification fault: delay:SECONDS[:MATCH], duplicate[:MATCH], drop[:MATCH], "
-        "fail:N:STATUS[:MATCH] (MATCH: text of the summary, e.g. 8509); repeatable",
+        "fail:N:STATUS[:MATCH] (MATCH: text of the summary, e.g. 8509), download:401|404|500"
+        "[:TIMES], cut:BYTES[:TIMES] (the recording download); repeatable",
     )
     caller = parser.add_argument_group("the caller (one of)")
     source = caller.add_mutually_exclusive_group()
@@ -309,7 +310,7 @@ def serve_command(args: argparse.Namespace) -> int:
         ),
         allowed_origins=args.allow_origin,
         ssl_context=tls_context,
-        notify_faults=faults,
+        faults=faults,
     )
     try:
         server.start()

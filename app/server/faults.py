@@ -14,6 +14,14 @@ What each imitates (docs/graph-contract.md §5.1, delivery and retries):
 - ``fail:N:STATUS[:MATCH]``: the first N delivery attempts fail as if the bot's endpoint had
   answered STATUS (recorded as such), then it is retried with the usual backoff.
 
+Faults of the recording download (``GET {recordingLocation}``), for its first ``times``
+requests (one, unless ``:TIMES`` is given):
+
+- ``download:STATUS[:TIMES]`` with STATUS 401, 404 or 500: answered with that Graph error
+  instead of the WAV (an expired token, a recording already purged, a storage hiccup);
+- ``cut:BYTES[:TIMES]``: the WAV's headers promise the whole file, BYTES are sent, then the
+  connection is closed (a transfer cut mid-way: the bot must notice the short body).
+
 Parsed from ``callsim serve --fault SPEC`` (repeatable) and ``LocalGraph(faults=[...])``.
 """
 
@@ -24,7 +32,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 FaultKind = Literal["delay", "duplicate", "drop", "fail"]
-FAULT_KINDS: tuple[FaultKind, ...] = ("delay", "duplicate", "drop", "fail")
+FAULT_KINDS: tuple[str, ...] = ("delay", "duplicate", "drop", "fail", "download", "cut")
+DOWNLOAD_STATUSES = (401, 404, 500)
 # A delay past Graph's own retry horizon (5 attempts, 0.5-4 s backoff: under a minute) is a
 # lost notification; an hour bounds a typo.
 MAX_DELAY_S = 3600.0
@@ -46,12 +55,48 @@ class NotificationFault:
         return self.times > 0 and self.match in summary
 
 
-def parse_fault(spec: str) -> NotificationFault:
+@dataclass
+class DownloadFault:
+    """A fault of the recording download: an error ``status``, or a body cut at ``cut_bytes``."""
+
+    status: int | None = None
+    cut_bytes: int | None = None
+    times: int = 1
+
+
+def _times(parts: list[str], spec: str) -> int:
+    if len(parts) < 3:
+        return 1
+    try:
+        times = int(parts[2])
+    except ValueError:
+        raise ValueError(f"fault {spec!r}: TIMES must be a whole number") from None
+    if not 1 <= times <= 1_000_000:
+        raise ValueError(f"fault {spec!r}: TIMES must be 1 .. 1000000")
+    return times
+
+
+def parse_fault(spec: str) -> NotificationFault | DownloadFault:
     """``delay:3:8509``, ``duplicate``, ``drop:8514``, ``fail:2:503:recordResponse``..."""
     parts = spec.split(":")
     kind = parts[0]
     if kind not in FAULT_KINDS:
         raise ValueError(f"fault {spec!r}: the kind must be one of {', '.join(FAULT_KINDS)}")
+    if kind in ("download", "cut"):
+        try:
+            number = int(parts[1])
+        except (IndexError, ValueError):
+            raise ValueError(
+                f"fault {spec!r}: download:STATUS[:TIMES] or cut:BYTES[:TIMES]"
+            ) from None
+        if kind == "download" and number not in DOWNLOAD_STATUSES:
+            raise ValueError(f"fault {spec!r}: STATUS must be 401, 404 or 500")
+        if kind == "cut" and number < 0:
+            raise ValueError(f"fault {spec!r}: BYTES must be >= 0")
+        times = _times(parts, spec)
+        if kind == "download":
+            return DownloadFault(status=number, times=times)
+        return DownloadFault(cut_bytes=number, times=times)
     if kind == "delay":
         if len(parts) < 2:
             raise ValueError(f"fault {spec!r}: delay:SECONDS[:MATCH]")
@@ -72,4 +117,5 @@ def parse_fault(spec: str) -> NotificationFault:
                 f"fault {spec!r}: N must be 1 .. {MAX_FAILED_ATTEMPTS}, STATUS 400 .. 599"
             )
         return NotificationFault("fail", ":".join(parts[3:]), failed_attempts=count, status=status)
-    return NotificationFault(kind, ":".join(parts[1:]))  # duplicate, drop
+    assert kind in ("duplicate", "drop")
+    return NotificationFault(kind, ":".join(parts[1:]))  # type: ignore[arg-type]

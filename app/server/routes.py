@@ -24,6 +24,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -35,6 +36,7 @@ from app.graph.errors import GraphError, error_body, graph_date, http_error, new
 from app.graph.requests import ACTION_NAMESPACE_PREFIX, parse_json_body
 from app.server.calls import ServerCall
 from app.server.events import RequestLogged, ServerEvent
+from app.server.faults import DownloadFault
 from app.server.http_guard import MAX_BODY_BYTES, RequestGuard, decode_body
 from app.server.lifecycle import CallRegistry
 from app.server.recordings import RecordingStore
@@ -64,8 +66,10 @@ class GraphRoutes:
         guard: RequestGuard,
         emit: Callable[[ServerEvent], None],
         graph_base_url: Callable[[str], str],
+        download_faults: list[DownloadFault] | None = None,
     ) -> None:
         self._registry = registry
+        self._download_faults = download_faults or []  # app/server/faults.py
         self._recordings = recordings
         self._guard = guard
         self._emit = emit
@@ -263,6 +267,27 @@ class GraphRoutes:
             status=response.status, body=response.body_json.encode("utf-8"), headers=headers
         )
 
+    async def _faulty_download(
+        self, request: web.Request, path: Path, fault: DownloadFault
+    ) -> web.StreamResponse:
+        """A download fault on demand (app/server/faults.py): an error, or a cut body."""
+        if fault.status is not None:
+            code = {401: "InvalidAuthenticationToken", 404: "NotFound"}.get(
+                fault.status, "InternalServerError"
+            )
+            return self._error(request, GraphError(fault.status, code, "Download fault (CallSim)."))
+        data = path.read_bytes()
+        response = web.StreamResponse(
+            headers={"Content-Type": "application/octet-stream", **self._ids(request)}
+        )
+        response.content_length = len(data)  # the whole file is promised...
+        response.force_close()
+        await response.prepare(request)
+        await response.write(data[: fault.cut_bytes])  # ...and only the start is sent
+        if request.transport is not None:
+            request.transport.close()
+        return response
+
     async def _handle_recording(self, request: web.Request) -> web.StreamResponse:
         raw_op = request.match_info["op_id"].removesuffix(".wav")
         entry = self._recordings.get(payloads.canonical_id(raw_op))
@@ -288,6 +313,10 @@ class GraphRoutes:
             return response
         if not entry.path.is_file():
             raise GraphError(404, "NotFound", f"Recording '{raw_op[:80]}' is gone.")
+        fault = next((f for f in self._download_faults if f.times > 0), None)
+        if fault is not None:
+            fault.times -= 1
+            return await self._faulty_download(request, entry.path, fault)
         # Streamed from the file (a 2-minute recording is ~3.8 MB): graph-spec.md §7 shows
         # chunked application/octet-stream.
         return web.FileResponse(

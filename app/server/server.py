@@ -35,7 +35,7 @@ from app.server.announcer import Announcer
 from app.server.caller import CallerPacer, CallerScript, scripted_caller_factory
 from app.server.calls import CallerFactory, ServerCall
 from app.server.events import ServerEvent
-from app.server.faults import NotificationFault
+from app.server.faults import DownloadFault, NotificationFault
 from app.server.http_guard import MAX_BODY_BYTES, GraphAppRunner, RequestGuard
 from app.server.lifecycle import (
     DEFAULT_ANSWER_DELAY_S,
@@ -86,7 +86,7 @@ class GraphServer:
         prompt_max_bytes: int = DEFAULT_PROMPT_MAX_BYTES,
         engine_answer_timeout_s: float = ENGINE_ANSWER_TIMEOUT_S,
         ssl_context: ssl.SSLContext | None = None,
-        notify_faults: Iterable[NotificationFault] = (),
+        faults: Iterable[NotificationFault | DownloadFault] = (),
     ) -> None:
         self.host = host
         # HTTPS when given (app/server/tls.py: Graph clients need https for auth and Location).
@@ -100,7 +100,12 @@ class GraphServer:
         self._recordings_dir = recordings_dir
         self._on_event = on_event
         call_config = call_config or CallConfig()
-        self._notifier = Notifier(notify, on_record=self._emit, faults=list(notify_faults))
+        faults = list(faults)  # app/server/faults.py: on demand, for a bot's tests
+        self._notifier = Notifier(
+            notify,
+            on_record=self._emit,
+            faults=[f for f in faults if isinstance(f, NotificationFault)],
+        )
         self._recordings = RecordingStore(delete_expired_files=recordings_dir is None)
         # Prompts load on worker threads (app/engine/host.py), bounded as README "Fidelity" says.
         prompt_loader = prompt_loader or make_prompt_loader(
@@ -129,6 +134,7 @@ class GraphServer:
             guard=self._guard,
             emit=self._emit,
             graph_base_url=self.graph_base_url,
+            download_faults=[f for f in faults if isinstance(f, DownloadFault)],
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

@@ -123,8 +123,55 @@ def test_a_dropped_ending_never_reaches_the_bot_which_can_poll(
 
 
 @pytest.mark.parametrize(
-    "spec", ["slow:1", "delay", "delay:x", "delay:-1", "fail:0:503", "fail:2:200", "fail:2"]
+    "spec",
+    [
+        "slow:1",
+        "delay",
+        "delay:x",
+        "delay:-1",
+        "fail:0:503",
+        "fail:2:200",
+        "fail:2",
+        "download:418",
+        "cut:x",
+        "cut:5:0",
+    ],
 )
 def test_bad_fault_specs_are_refused(spec: str) -> None:
     with pytest.raises(ValueError, match="fault"):
         parse_fault(spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "error"),
+    [
+        ("download:401", "401"),
+        ("download:404", "404"),
+        ("download:500", "500"),
+        ("cut:1000", "ClientPayloadError"),
+    ],
+)
+def test_a_faulty_download_is_noticed_by_the_bot_and_the_retry_works(
+    callsim_graph_factory: Callable[..., LocalGraph], tmp_path: Path, spec: str, error: str
+) -> None:
+    graph = start(callsim_graph_factory, tmp_path, spec)
+    bot_module = load("bot")
+    out = tmp_path / "answer.wav"
+
+    async def flow() -> tuple[str, int]:
+        async with bot_module.ExampleBot(graph.graph_url, log=lambda line: None) as bot:
+            call_id = await bot.place_call()
+            operation = await bot.record_response(call_id)
+            try:
+                await bot.download_recording(operation, out)
+                failure = "none"
+            except Exception as exc:  # the bot's own error: a status or a short body
+                failure = f"{type(exc).__name__}: {exc}"
+            await bot.download_recording(operation, out)  # the fault was for one request
+            await bot.hang_up(call_id)
+            return failure, out.stat().st_size
+
+    failure, size = asyncio.run(asyncio.wait_for(flow(), 60))
+    assert error in failure
+    served = sorted(graph.recordings_dir.glob("*/*.wav"))
+    assert len(served) == 1 and size == served[0].stat().st_size > 1000
