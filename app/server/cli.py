@@ -85,7 +85,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="SPEC",
-        help="a notification fault: delay:SECONDS[:MATCH], duplicate[:MATCH], drop[:MATCH], "
+        help="a notification fault: delay:SECONDS[:MATCH], duplicate|drop|reorder[:MATCH], "
         "fail:N:STATUS[:MATCH] (MATCH: text of the summary, e.g. 8509), download:401|404|500"
         "[:TIMES], cut:BYTES[:TIMES] (the recording download); repeatable",
     )

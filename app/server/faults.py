@@ -11,6 +11,9 @@ What each imitates (docs/graph-contract.md §5.1, delivery and retries):
   response lost on the way back). A bot must handle the same operation ending idempotently.
 - ``drop[:MATCH]``: it never arrives (a delivery Graph gave up on). The bot must fall back to
   ``GET .../operations/{id}`` or its own timeout.
+- ``reorder[:MATCH]``: it arrives after the call's next notification (held at most
+  REORDER_WAIT_S): Graph does not promise order across its delivery nodes, so a bot must not
+  assume a state's notifications come in the order the states happened;
 - ``fail:N:STATUS[:MATCH]``: the first N delivery attempts fail as if the bot's endpoint had
   answered STATUS (recorded as such), then it is retried with the usual backoff.
 
@@ -31,8 +34,19 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-FaultKind = Literal["delay", "duplicate", "drop", "fail"]
-FAULT_KINDS: tuple[str, ...] = ("delay", "duplicate", "drop", "fail", "download", "cut")
+FaultKind = Literal["delay", "duplicate", "drop", "fail", "reorder"]
+FAULT_KINDS: tuple[str, ...] = (
+    "delay",
+    "duplicate",
+    "drop",
+    "fail",
+    "reorder",
+    "download",
+    "cut",
+)
+# A reordered notification waits this long at most for the next one of its call, then goes:
+# a bot that waits for it before doing anything else must not hang the call for ever.
+REORDER_WAIT_S = 5.0
 DOWNLOAD_STATUSES = (401, 404, 500)
 # A delay past Graph's own retry horizon (5 attempts, 0.5-4 s backoff: under a minute) is a
 # lost notification; an hour bounds a typo.
@@ -117,5 +131,5 @@ def parse_fault(spec: str) -> NotificationFault | DownloadFault:
                 f"fault {spec!r}: N must be 1 .. {MAX_FAILED_ATTEMPTS}, STATUS 400 .. 599"
             )
         return NotificationFault("fail", ":".join(parts[3:]), failed_attempts=count, status=status)
-    assert kind in ("duplicate", "drop")
+    assert kind in ("duplicate", "drop", "reorder")
     return NotificationFault(kind, ":".join(parts[1:]))  # type: ignore[arg-type]

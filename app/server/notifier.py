@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Literal
 
 import aiohttp
 
-from app.server.faults import NotificationFault
+from app.server.faults import REORDER_WAIT_S, NotificationFault
 
 DeliveryOutcome = Literal["delivered", "retrying", "failed"]
 
@@ -103,6 +104,8 @@ class _Channel:
         # Set when the call is forgotten while a delivery is still running: the channel is
         # dropped once it drains, so the call's last notifications still go out.
         self.forgotten = False
+        # Set by enqueue: a held (reordered) notification waits for the next one.
+        self.arrived = asyncio.Event()
 
 
 class Notifier:
@@ -175,6 +178,7 @@ class Notifier:
         channel = self._channels.setdefault(call_id, _Channel())
         channel.sequence += 1
         channel.pending.append(_Pending(channel.sequence, url, payload_json, summary, sample_index))
+        channel.arrived.set()
         if channel.task is None:
             channel.task = asyncio.get_running_loop().create_task(
                 self._drain(call_id, channel), name=f"notify-{call_id}"
@@ -192,6 +196,18 @@ class Notifier:
                     self._record(call_id, item, 1, None, 0.0, "failed", "dropped (fault)", None)
                 elif fault.kind == "delay":
                     await asyncio.sleep(fault.delay_s)
+                    await self._deliver(call_id, item)
+                elif fault.kind == "reorder":
+                    # Held until the call's next notification is queued (at most
+                    # REORDER_WAIT_S), which then goes first.
+                    channel.arrived.clear()
+                    if len(channel.pending) < 2:
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(REORDER_WAIT_S):
+                                await channel.arrived.wait()
+                    if len(channel.pending) >= 2:
+                        await self._deliver(call_id, channel.pending[1])
+                        del channel.pending[1]
                     await self._deliver(call_id, item)
                 elif fault.kind == "duplicate":
                     await self._deliver(call_id, item)

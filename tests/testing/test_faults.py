@@ -71,6 +71,16 @@ def test_failed_attempts_are_retried_then_delivered(
     assert "(fault)" in ending[0].error
 
 
+def test_a_reordered_notification_comes_after_the_next_one(
+    callsim_graph_factory: Callable[..., LocalGraph], tmp_path: Path
+) -> None:
+    graph = start(callsim_graph_factory, tmp_path, "reorder:call establishing")
+    assert record_once(graph, tmp_path)["status"] == "completed"
+    ended = graph.wait_for_operation_end(timeout_s=1)
+    order = [(d.sequence, d.summary) for d in graph.deliveries(ended.call_id)]
+    assert order[:2] == [(2, "call established"), (1, "call establishing")]
+
+
 def test_a_delayed_ending_holds_the_calls_later_notifications(
     callsim_graph_factory: Callable[..., LocalGraph], tmp_path: Path
 ) -> None:
