@@ -3,7 +3,9 @@
 A served call gets its caller from a ``CallerFactory`` when it becomes established. Headless, the
 caller is scripted (a scenario's ``[[caller]]`` entries, a WAV, or silence) and fed in real time
 (or ``speed`` times faster) by one shared ``CallerPacer`` thread, so 50 calls cost one feeding
-thread, not 50. The GUI supplies its own factory that attaches the live microphone and keypad.
+thread, not 50. Each caller is fed whole 50 ms ticks on its own phase, so the engines of 100
+calls wake one after another instead of all at once. The GUI supplies its own factory that
+attaches the live microphone and keypad.
 Script times count from the moment the call became established (engine sample 0: nothing is
 fed before that), or from the engine sample at which the first recording started capturing.
 Either way the script is placed on the call's sample clock, never by wall-clock arrival: a
@@ -12,6 +14,8 @@ loaded machine may feed late and in bursts, but every clip and key lands on its 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -39,6 +43,13 @@ FloatArray = npt.NDArray[np.float32]
 # so shorter ticks only add thread wake-ups (20 ms ticks cost 2.5x the feeds per call). An ending
 # is still known within the engine's 100 ms look-ahead plus one tick of its sample.
 PACER_TICK_S = 0.05
+# The pacer sleeps at least this long between passes: callers whose ticks fall this close
+# together are fed in one wake-up (at most 400 a second, whatever the number of calls), each at
+# most this late. Short against the tick, so an ending is still known within look-ahead + tick.
+PACER_MIN_SLEEP_S = 0.0025
+# Stagger: the n-th caller's ticks fall at fraction (n x this) mod 1 of the tick, the golden
+# ratio's low-discrepancy sequence, so any number of callers spreads evenly over the tick.
+_PHASE_STEP = 0.6180339887498949
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,11 @@ class ScriptedCaller:
     then anchors the script on the engine sample of ``CaptureStarted``, so a bot that is slow to
     send its first recordResponse still hears the answer, at the same samples whatever the load.
 
+    The pacer feeds whole ticks on a grid of samples (``phase_samples + k * tick``): a block of a
+    full tick is analysed as soon as it arrives, where a block one sample short of the engine's
+    50 ms gathering size would wait a whole tick for the next one (``Call.feed``). Only an
+    action's sample splits a tick.
+
     The engine reports a capture start only once it has been fed its 100 ms look-ahead past it,
     so that much silence is already fed when the script starts: before the capture, silence is
     fed at most one tick ahead of what the engine has consumed, which keeps this under
@@ -147,6 +163,8 @@ class ScriptedCaller:
         self._tick_samples = max(1, round(pacer.tick_s * ENGINE_RATE_HZ * speed))
         # Look-ahead, then one tick of backlog and one of tick phase (see the class doc).
         self.headroom_samples = LOOKAHEAD_SAMPLES + 2 * self._tick_samples
+        # The next grid sample to feed up to; the pacer places the grid when it adds the caller.
+        self._next_tick_sample = self._tick_samples
 
     @property
     def started_at_s(self) -> float | None:
@@ -174,6 +192,29 @@ class ScriptedCaller:
         """How many samples should have been fed by ``now`` (monotonic seconds)."""
         assert self._t0 is not None
         return int((now - self._t0) * ENGINE_RATE_HZ * self.speed)
+
+    def place_grid(self, phase_s: float) -> None:
+        """Put this caller's ticks at ``phase_s`` (modulo the tick) on the monotonic clock."""
+        assert self._t0 is not None
+        tick_s = self._tick_samples / (ENGINE_RATE_HZ * self.speed)
+        offset_s = (phase_s - self._t0) % tick_s
+        # The first block is one to two ticks long: never shorter than the engine's gathering.
+        self._next_tick_sample = self._tick_samples + int(offset_s * ENGINE_RATE_HZ * self.speed)
+
+    def next_tick_at(self) -> float:
+        """``time.monotonic()`` at which the next grid sample is due."""
+        assert self._t0 is not None
+        return self._t0 + self._next_tick_sample / (ENGINE_RATE_HZ * self.speed)
+
+    def tick(self, now: float) -> None:
+        """Feed the whole ticks due by ``now`` (pacer thread; call at or after next_tick_at)."""
+        tick = self._tick_samples
+        target = self._next_tick_sample
+        behind = self.due_samples(now) - target
+        if behind > 0:  # a late wake-up: every whole tick due, in one feed
+            target += behind // tick * tick
+        self.advance(target)
+        self._next_tick_sample = target + tick
 
     def advance(self, due: int) -> None:
         """Feed up to sample ``due``, applying each action exactly at its sample (pacer thread)."""
@@ -244,30 +285,42 @@ class ScriptedCaller:
 
 
 class CallerPacer:
-    """One thread that feeds every registered scripted caller in real time (× its speed)."""
+    """One thread that feeds every registered scripted caller in real time (× its speed).
+
+    Each caller is fed when its own next tick is due (a heap orders them), its ticks staggered
+    against the others', so the engines of many calls do not all wake in the same instant and
+    queue for the interpreter together; a wake-up feeds every caller due by then.
+    """
 
     def __init__(self, tick_s: float = PACER_TICK_S) -> None:
         self.tick_s = tick_s
-        self._callers: list[ScriptedCaller] = []
+        # Each paced caller with the number of its live heap entry (a re-added caller's old
+        # entry is stale); the heap holds (next tick, entry number, caller).
+        self._callers: dict[ScriptedCaller, int] = {}
+        self._due: list[tuple[float, int, ScriptedCaller]] = []
+        self._entries = itertools.count()
+        self._added = 0  # callers added so far: the next one's place in the stagger sequence
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
         self._thread: threading.Thread | None = None
-        self.max_lag_s = 0.0  # worst lateness of a tick seen so far (a load indicator)
+        self.max_lag_s = 0.0  # worst lateness of a feed against its tick so far (load indicator)
 
     def add(self, caller: ScriptedCaller) -> None:
         """Start pacing ``caller`` (starts the thread on first use)."""
         with self._lock:
-            self._callers.append(caller)
+            caller.place_grid((self._added * _PHASE_STEP % 1.0) * self.tick_s)
+            self._added += 1
+            self._push(caller)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="caller-pacer", daemon=True)
                 self._thread.start()
+        self._wake.set()  # its first tick may come before the pacer's planned wake-up
 
     def remove(self, caller: ScriptedCaller) -> None:
-        """Stop pacing ``caller``."""
+        """Stop pacing ``caller`` (its heap entry is dropped when it comes up)."""
         with self._lock:
-            if caller in self._callers:
-                self._callers.remove(caller)
+            self._callers.pop(caller, None)
 
     def stop(self) -> None:
         """Stop the thread (callers stay registered but are no longer fed)."""
@@ -278,23 +331,36 @@ class CallerPacer:
         if thread is not None:
             thread.join(2.0)
 
+    def _push(self, caller: ScriptedCaller) -> None:
+        entry = next(self._entries)
+        self._callers[caller] = entry
+        heapq.heappush(self._due, (caller.next_tick_at(), entry, caller))
+
     def _run(self) -> None:
-        next_tick = time.monotonic()
         while True:
+            self._wake.clear()
+            now = time.monotonic()
+            due: list[ScriptedCaller] = []
             with self._lock:
                 if self._stop:
                     return
-                callers = list(self._callers)
+                while self._due and self._due[0][0] <= now:
+                    at, entry, caller = heapq.heappop(self._due)
+                    if self._callers.get(caller) == entry:
+                        self.max_lag_s = max(self.max_lag_s, now - at)
+                        due.append(caller)
+            for caller in due:
+                caller.tick(now)
+            with self._lock:
+                for caller in due:
+                    if caller.done:
+                        self._callers.pop(caller, None)
+                    elif caller in self._callers:
+                        self._push(caller)
+                next_at = self._due[0][0] if self._due else now + self.tick_s
+            # Callers due within PACER_MIN_SLEEP_S of each other share one wake-up.
             now = time.monotonic()
-            self.max_lag_s = max(self.max_lag_s, now - next_tick)
-            for caller in callers:
-                caller.advance(caller.due_samples(now))
-                if caller.done:
-                    self.remove(caller)
-            next_tick += self.tick_s
-            if next_tick < now:  # fell behind (a loaded machine): do not try to catch up in bursts
-                next_tick = now + self.tick_s
-            self._wake.wait(max(0.0, next_tick - time.monotonic()))
+            self._wake.wait(max(PACER_MIN_SLEEP_S, next_at - now))
 
 
 def scripted_caller_factory(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from app.core import events as ev
 from app.core.call import Call
+from app.core.clock import ENGINE_RATE_HZ
 from app.engine.host import EngineHost
 from app.scenario.model import load_scenario
 from app.server.caller import CallerPacer, CallerScript, ScriptAction, ScriptedCaller
@@ -144,3 +147,43 @@ def test_capture_start_waits_for_the_first_recording() -> None:
     # Anchored on the engine's capture sample, not on when the pacer noticed it.
     assert caller.script_start == capture.sample_index
     assert key.sample_index == capture.sample_index + 8000
+
+
+class FeedLog(EngineHost):
+    """A real engine host that also notes the size of every block fed to it."""
+
+    def __init__(self) -> None:
+        super().__init__(Call())
+        self.blocks: list[int] = []
+
+    def feed(self, samples: npt.ArrayLike, rate_hz: int = ENGINE_RATE_HZ) -> None:
+        self.blocks.append(len(np.asarray(samples)))
+        super().feed(samples, rate_hz)
+
+
+def test_the_pacer_feeds_whole_ticks_on_staggered_phases() -> None:
+    """Every block is a whole tick (the engine analyses it at once; one sample short, it would
+    wait a tick for the next), and the callers' ticks are spread over the tick, not together."""
+    pacer = CallerPacer()
+    hosts = [FeedLog().start() for _ in range(3)]
+    callers = [ScriptedCaller(h, CallerScript.silence(), pacer, speed=4.0) for h in hosts]
+    tick = round(pacer.tick_s * ENGINE_RATE_HZ * 4.0)
+    try:
+        for caller in callers:
+            caller.start()
+        deadline = time.monotonic() + 5.0
+        while min(len(h.blocks) for h in hosts) < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        pacer.stop()
+        for host in hosts:
+            host.stop()
+    for host in hosts:
+        first, *rest = host.blocks
+        assert tick <= first < 2 * tick  # the first block carries the caller's phase
+        assert rest and all(n % tick == 0 for n in rest), host.blocks
+    # Where in the tick each caller is fed (monotonic seconds modulo the tick).
+    tick_s = tick / (ENGINE_RATE_HZ * 4.0)
+    phases = sorted(c.next_tick_at() % tick_s for c in callers)
+    gaps = [b - a for a, b in itertools.pairwise(phases)] + [phases[0] + tick_s - phases[-1]]
+    assert min(gaps) > tick_s / 5, phases
