@@ -6,6 +6,12 @@ also a scenario: ``caller.wav`` holds the microphone audio exactly as the engine
 (16 kHz, on the 16-bit grid it was rounded to before the engine saw it), and every key press,
 bot action and hang-up is written at its exact engine sample (from ``Call.input_log``), so
 ``callsim run scenario.toml`` reproduces the same endings at the same times.
+
+The saved folder stands on its own: its records' ``recordingLocation`` and the
+recordingFinished ``location`` (a ``file:`` URI into the live session's folder under the app
+data folder) are rewritten to the saved copy,
+``<saved folder>/recordings/<operation id>.wav`` (``relocate_recordings``); nothing else in a
+record differs from the engine's own.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ FloatArray = npt.NDArray[np.float32]
 CALLER_WAV = "caller.wav"
 SCENARIO_TOML = "scenario.toml"
 GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"  # CallConfig's default base
+# Where a record names a recording's place: the notification's resourceData and the
+# recordingFinished record (app/scenario/output.py).
+LOCATION_KEYS = frozenset({"recordingLocation", "location"})
 
 
 @dataclass(frozen=True)
@@ -134,7 +143,12 @@ def save_session(snapshot: SessionSnapshot, folder: Path, *, name: str = "") -> 
     scenario.write_text(scenario_toml(snapshot, name=name, prompt_uris=prompt_uris), "utf-8")
     files.append(scenario)
 
-    records = snapshot.records()
+    saved_wavs = {
+        operation_id: folder / "recordings" / f"{operation_id}.wav"
+        for operation_id, source in snapshot.recordings.items()
+        if source.is_file()
+    }
+    records = relocate_recordings(snapshot.records(), snapshot.recordings, saved_wavs)
     with (folder / "events.jsonl").open("w", encoding="utf-8") as f:
         write_jsonl(records, f)
     files.append(folder / "events.jsonl")
@@ -150,10 +164,38 @@ def save_session(snapshot: SessionSnapshot, folder: Path, *, name: str = "") -> 
     )
     files += [folder / n for n in ("requests.json", "responses.json", "notifications.json")]
     files.append(folder / "timeline.json")
-    for operation_id, source in snapshot.recordings.items():
-        if source.is_file():
-            files.append(export_recording(source, folder / "recordings" / f"{operation_id}.wav"))
+    for operation_id, destination in saved_wavs.items():
+        files.append(export_recording(snapshot.recordings[operation_id], destination))
     return SavedSession(folder, scenario, caller_wav, tuple(files))
+
+
+def relocate_recordings(
+    records: list[dict[str, Any]], live: dict[str, Path], saved: dict[str, Path]
+) -> list[dict[str, Any]]:
+    """``records`` with every location of a live WAV (``LOCATION_KEYS``) at its saved copy.
+
+    ``live`` and ``saved`` map operation ids to WAV paths; a location is rewritten only when
+    it is the live WAV's ``file:`` URI (as the live call gave it), so other URLs stay.
+    """
+    uris = {
+        live[op].resolve().as_uri(): path.resolve().as_uri()
+        for op, path in saved.items()
+        if op in live
+    }
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: uris.get(item, item)
+                if key in LOCATION_KEYS and isinstance(item, str)
+                else rewrite(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [rewrite(item) for item in value]
+        return value
+
+    return [rewrite(record) for record in records] if uris else records
 
 
 def _local_prompt_path(uri: str) -> Path | None:

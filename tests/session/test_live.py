@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import tomllib
+import urllib.parse
 import wave
 from pathlib import Path
 
@@ -142,10 +143,32 @@ def test_saved_session_replays_to_the_same_endings(tmp_path: Path) -> None:
         (e.sample_index, e.key) for e in replay.events if isinstance(e, ev.KeyPressed)
     ]
 
-    # The exported JSON is the runner's serialisation of the engine's own events.
+    # The exported JSON is the runner's serialisation of the engine's own events, with one
+    # documented change (app/session/export.py): each recordingLocation points at the saved
+    # folder's copy of the WAV, not into the live session's folder.
     lines = (saved.folder / "events.jsonl").read_text("utf-8").splitlines()
     exported = [json.loads(line) for line in lines]
-    assert exported == snapshot.records()
+    moved = {
+        path.resolve().as_uri(): (saved.folder / "recordings" / f"{op}.wav").resolve().as_uri()
+        for op, path in snapshot.recordings.items()
+    }
+    assert len(moved) == 1
+    engine_text = json.dumps(snapshot.records())
+    for live_uri, saved_uri in moved.items():
+        assert live_uri in engine_text
+        engine_text = engine_text.replace(live_uri, saved_uri)
+    assert exported == json.loads(engine_text)
+    locations = [
+        item["resourceData"]["recordingLocation"]
+        for r in exported
+        if r["kind"] == "notification"
+        for item in r["payload"]["value"]
+        if item.get("resourceData", {}).get("recordingLocation")
+    ]
+    assert locations and set(locations) <= set(moved.values())
+    assert all(Path(urllib.parse.urlparse(uri).path).is_file() for uri in locations)
+    notes = json.loads((saved.folder / "notifications.json").read_text("utf-8"))
+    assert notes == [r for r in exported if r["kind"] == "notification"]
     live_notes = [e.payload for e in got if isinstance(e, ev.Notification)]
     replay_notes = [e.payload for e in replay.events if isinstance(e, ev.Notification)]
     strip = _without_recording_location
