@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ import numpy.typing as npt
 from app.core import events as ev
 from app.core.capture import capture_ending, media_timeout_at
 from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES, seconds_to_samples
+from app.core.config import CallConfig
 from app.core.dsp.dtmf import DtmfTone, dtmf_tone
 from app.core.dsp.resample import to_pcm16
 from app.core.feed import DTMF_MASK_MARGIN_SAMPLES, CallerFeed
@@ -61,7 +61,6 @@ from app.core.operations import (
 )
 from app.core.prompt_stage import PromptStage
 from app.core.vad.base import (
-    DEFAULT_CLASSIFIER,
     FrameClassifier,
     frames_classifier,
     make_classifier,
@@ -92,34 +91,6 @@ COMMIT_SAMPLES = 1600
 _NEVER = 2**62
 
 __all__ = ["ACTIONS", "LOOKAHEAD_SAMPLES", "Call", "CallConfig"]
-
-
-@dataclass(frozen=True, slots=True)
-class CallConfig:
-    """How the simulated service behaves; defaults are the faithful choices (README "Fidelity")."""
-
-    graph_base_url: str = "https://graph.microsoft.com/v1.0"
-    vad: str = DEFAULT_CLASSIFIER
-    vad_options: Mapping[str, object] = field(default_factory=dict)
-    # Beep before recording; None = the synthesised default (resources/beep.wav is the same).
-    beep: FloatArray | None = None
-    # Resample/downmix prompts that break the WAV mono 16-bit 16 kHz rule instead of failing
-    # with 8535 (graph-spec.md §4 [I]); off by default, as the service is strict.
-    lenient_prompts: bool = False
-    # Caller hangs up mid-recording: the field reports no operation notification at all
-    # (graph-spec.md §5.3 item 6 [V S26]); True delivers what was recorded instead.
-    hangup_delivers_recording: bool = False
-    # No media for this long during an operation fails it with 8513 (graph-spec.md §4 [I]).
-    media_timeout_s: float = 2.0
-    # Frames right after the beep are not judged as speech: the beep's echo tail
-    # (dsp-anchors.md §3.4: "+ 150 ms echo tail").
-    echo_tail_s: float = 0.15
-    # One key press heard both in band and out of band within this window counts once
-    # (dsp-anchors.md §2.2: "within one digit period (≈ 150 ms)").
-    key_merge_window_s: float = 0.15
-    in_band_detection: bool = True
-    # Include the legacy "resource": "/app/calls/..." next to resourceUrl (graph-spec §5.1 [V S27]).
-    legacy_resource: bool = True
 
 
 class Call:

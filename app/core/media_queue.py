@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from app.core import events as ev
+from app.core.config import CallConfig
 from app.core.graph_view import ended_resource
 from app.core.media import LoadedPrompt, PromptLoadError
 from app.core.operations import Operation, RecordOperation
 from app.core.prompt_stage import PromptStage, Slot
 from app.graph import payloads
 from app.graph.results import Ending, result_for
-
-if TYPE_CHECKING:
-    from app.core.call import CallConfig
 
 
 class Commit(Protocol):
