@@ -185,3 +185,32 @@ def test_a_faulty_download_is_noticed_by_the_bot_and_the_retry_works(
     assert error in failure
     served = sorted(graph.recordings_dir.glob("*/*.wav"))
     assert len(served) == 1 and size == served[0].stat().st_size > 1000
+
+
+def test_a_hang_up_without_any_notification(
+    callsim_graph_factory: Callable[..., LocalGraph], tmp_path: Path
+) -> None:
+    # The caller hangs up 1 s after the call is established; every notification from then on
+    # is dropped: the bot learns of it only when its next request gets 404.
+    scenario = tmp_path / "hangup.toml"
+    scenario.write_text("[[caller]]\nat = 1.0\nhangup = true\n", encoding="utf-8")
+    graph = callsim_graph_factory(scenario=scenario, faults=["drop:terminat"] * 3)
+    bot_module = load("bot")
+
+    async def flow() -> tuple[str, list[dict[str, Any]], int]:
+        async with bot_module.ExampleBot(graph.graph_url, log=lambda line: None) as bot:
+            call_id = await bot.place_call()
+            await asyncio.to_thread(graph.wait_for_call_state, "terminated", call_id)
+            await asyncio.to_thread(
+                graph.wait_for_delivery, call_id, summary_contains="terminat", delivered=False
+            )
+            url = f"{graph.graph_url}/communications/calls/{call_id}"
+            async with bot._http.get(url) as answer:
+                return call_id, list(bot.notifications), answer.status
+
+    call_id, seen, status = asyncio.run(asyncio.wait_for(flow(), 30))
+    assert status == 404
+    states = [n["resourceData"].get("state") for n in seen if n.get("resourceData")]
+    assert "terminated" not in states and "terminating" not in states
+    dropped = [d for d in graph.deliveries(call_id) if d.error == "dropped (fault)"]
+    assert dropped and all("terminat" in d.summary for d in dropped)
