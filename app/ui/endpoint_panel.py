@@ -62,13 +62,48 @@ class EndpointPanel(QGroupBox):
         incoming.addWidget(self.incoming_button)
         self.banner = Banner()
         self.banner.setObjectName("endpointBanner")
+        # Issue 13: HTTPS like the real service, and faults on demand, as `callsim serve`
+        # takes them (--tls, --fault); read when the endpoint is switched on.
+        self.tls = QCheckBox("HTTPS (a test CA made now; the status line names its file)")
+        self.tls.setObjectName("endpointTls")
+        self.faults = QLineEdit()
+        self.faults.setObjectName("endpointFaults")
+        self.faults.setPlaceholderText("faults, e.g. delay:3:8509 drop:8514 download:401")
+        self.faults.setToolTip(
+            "Space-separated, as `callsim serve --fault`: delay:SECONDS[:MATCH], "
+            "duplicate|drop|reorder[:MATCH], fail:N:STATUS[:MATCH], download:401|404|500, "
+            "cut:BYTES (README, Faults on demand)."
+        )
         layout.addWidget(self.toggle)
+        layout.addWidget(self.tls)
+        layout.addWidget(self.faults)
         layout.addLayout(row)
         layout.addWidget(self.status)
         layout.addWidget(QLabel("Bot's callback URL (for an incoming call):"))
         layout.addLayout(incoming)
         layout.addWidget(self.banner)
         self.copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.url.text()))
+
+
+def server_options(panel: EndpointPanel) -> tuple[dict[str, Any], str]:
+    """GraphServer keyword arguments from the panel's TLS box and faults line, and a note.
+
+    Raises ValueError with a one-line message for a bad fault (shown in the panel's banner).
+    """
+    from app.server.faults import parse_fault
+
+    options: dict[str, Any] = {"faults": [parse_fault(s) for s in panel.faults.text().split()]}
+    note = ""
+    if panel.tls.isChecked():
+        import tempfile
+        from pathlib import Path
+
+        from app.server.tls import make_test_certificates
+
+        certs = make_test_certificates(Path(tempfile.mkdtemp(prefix="callsim-tls-")))
+        options["ssl_context"] = certs.server_context
+        note = f" Trust the CA {certs.ca_file} (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE...)."
+    return options, note
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ from app.ui.endpoint_panel import (
     ServedCaller,
     attempts,
     offer_error,
+    server_options,
 )
 from app.ui.exports import Exports
 from app.ui.keypad import Keypad
@@ -718,7 +719,8 @@ class MainWindow(QMainWindow):
                 inbox.put(("server", event))
 
             try:
-                server = GraphServer(caller_factory=caller_factory, on_event=on_event)
+                options, tls_note = server_options(self.endpoint_panel)  # --tls, --fault
+                server = GraphServer(caller_factory=caller_factory, on_event=on_event, **options)
                 self.server = server.start()
             except Exception as exc:  # port in use, aiohttp missing: say so, stay off
                 self.server = None
@@ -732,7 +734,7 @@ class MainWindow(QMainWindow):
             self.endpoint_banner.show_message("")
             self.endpoint_status.setText(
                 "Point the bot's Graph base URL here; when it places or answers a call, this "
-                "window is the caller."
+                "window is the caller." + tls_note
             )
         elif not enabled and self.server is not None:
             server, self.server = self.server, None
