@@ -113,7 +113,8 @@ class LocalGraph:
             server_kwargs["ssl_context"] = certs.server_context
         from app.server.faults import parse_fault
 
-        server_kwargs["faults"] = [parse_fault(spec) for spec in faults]
+        specs = [*(loaded.endpoint_faults if scenario is not None else ()), *faults]
+        server_kwargs["faults"] = [parse_fault(spec) for spec in specs]
         self.events: list[ServerEvent] = []
         self._changed = threading.Condition()
         self._pacer = CallerPacer()

@@ -120,6 +120,9 @@ class Scenario:
     bot: tuple[BotEntry, ...] = field(default_factory=tuple)
     caller: tuple[CallerEntry, ...] = field(default_factory=tuple)
     expect: tuple[Expectation, ...] = field(default_factory=tuple)  # app/scenario/expect.py
+    # [endpoint] faults: specs for `callsim serve --scenario` (app/server/faults.py parses
+    # them there; a headless run has no deliveries and ignores them).
+    endpoint_faults: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -127,7 +130,10 @@ class Scenario:
         return self.path.parent
 
 
-_TOP_KEYS = {"name", "description", "call", "bot", "caller", "expect"}
+_TOP_KEYS = {"name", "description", "call", "bot", "caller", "expect", "endpoint"}
+_ENDPOINT_KEYS = {"faults"}
+MAX_FAULTS = 100
+MAX_FAULT_CHARS = 200
 _CALL_KEYS = {
     "vad",
     "lenient_prompts",
@@ -281,7 +287,28 @@ def parse_scenario(doc: dict[str, Any], path: Path) -> Scenario:
         expect = parse_expectations(doc.get("expect"), bot_raw)
     except ExpectationError as exc:
         raise ScenarioError(path, exc.where, exc.problem) from None
-    return Scenario(path, name, description, call, bot, caller, expect)
+    faults = _parse_endpoint(doc.get("endpoint", {}), path)
+    return Scenario(path, name, description, call, bot, caller, expect, faults)
+
+
+def _parse_endpoint(table: object, path: Path) -> tuple[str, ...]:
+    where = "[endpoint]"
+    if not isinstance(table, dict):
+        raise ScenarioError(path, where, "must be a table")
+    _unknown(table, _ENDPOINT_KEYS, where, path)
+    faults = table.get("faults", [])
+    if (
+        not isinstance(faults, list)
+        or len(faults) > MAX_FAULTS
+        or not all(isinstance(f, str) and 0 < len(f) <= MAX_FAULT_CHARS for f in faults)
+    ):
+        raise ScenarioError(
+            path,
+            where,
+            f"'faults' must be an array of at most {MAX_FAULTS} fault specs "
+            f"(strings of 1 .. {MAX_FAULT_CHARS} characters, README 'Faults on demand')",
+        )
+    return tuple(faults)
 
 
 def _parse_call(table: object, path: Path) -> CallOptions:

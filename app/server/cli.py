@@ -271,6 +271,12 @@ def serve_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"callsim: error: --fault: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        # The scenario's [endpoint] faults, then the command line's.
+        faults[:0] = [parse_fault(s) for s in (scenario.endpoint_faults if scenario else ())]
+    except ValueError as exc:
+        print(f"callsim: error: {args.scenario}: [endpoint]: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     tls_context = None
     ca_hints: list[str] = []
     if args.tls:

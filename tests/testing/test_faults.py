@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -214,3 +216,40 @@ def test_a_hang_up_without_any_notification(
     assert "terminated" not in states and "terminating" not in states
     dropped = [d for d in graph.deliveries(call_id) if d.error == "dropped (fault)"]
     assert dropped and all("terminat" in d.summary for d in dropped)
+
+
+def test_faults_in_a_scenario_file_apply_when_it_is_served(
+    callsim_graph_factory: Callable[..., LocalGraph], tmp_path: Path
+) -> None:
+    scenario = tmp_path / "caller.toml"
+    scenario.write_text(SCENARIO + '[endpoint]\nfaults = ["duplicate:8514"]\n', encoding="utf-8")
+    graph = callsim_graph_factory(scenario=scenario)
+    assert record_once(graph, tmp_path)["status"] == "completed"
+    graph.wait_for_call_state("terminated", timeout_s=10)
+    ending = [d for d in graph.deliveries() if "8514" in d.summary]
+    assert [d.outcome for d in ending] == ["delivered", "delivered"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "problem"),
+    [
+        ('faults = ["slow:1"]', "[endpoint]: fault 'slow:1': the kind must be one of"),
+        ("faults = [1]", "[endpoint]: 'faults' must be an array of at most 100 fault specs"),
+        ("fault = []", "[endpoint]: unknown key 'fault'"),
+    ],
+)
+def test_a_bad_scenario_fault_is_one_line_and_exit_2(
+    tmp_path: Path, endpoint: str, problem: str
+) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(f"[[caller]]\nat = 1.0\nhangup = true\n[endpoint]\n{endpoint}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "serve", "--scenario", str(scenario)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"callsim: error: {scenario}: {problem}"), done.stderr
+    assert len(done.stderr.splitlines()) == 1
