@@ -12,8 +12,11 @@
    recordResponse after a different delay (0-0.5 s), so the capture starts at different wall
    times. Per N it reports the lateness of each operation's ending notification against the
    ending's sample-clock time (established wall time + the ending's sample / 16 kHz), the spread
-   of the WAV lengths, and the server's CPU. With ``--busy`` (default on) the ramp is repeated
-   while another process spins on one core, bounded in time.
+   of the WAV lengths, and the server's CPU. The lateness is reported twice: when the server
+   started sending the notification (its delivery record in ``--jsonl``: end of the attempt
+   minus its latency), which is the server alone, and when the bot's receiver got it, which
+   adds the loopback delivery and this process's own event loop. With ``--busy`` (default on)
+   the ramp is repeated while another process spins on one core, bounded in time.
 
 A call stays real time when its ending arrives within 0.2 s of its sample-clock time (the
 engine's 100 ms look-ahead plus one 50 ms pacer tick, plus delivery) and every WAV has the same
@@ -176,6 +179,7 @@ class Round:
     calls: int
     busy: bool
     lateness_s: list[float]
+    sent_lateness_s: list[float]
     wav_s: list[float]
     subcodes: set[int]
     server_cpu_pct: float
@@ -186,6 +190,7 @@ class Round:
         spread_ms = 1000 * (max(self.wav_s) - min(self.wav_s))
         return (
             f"| {self.calls:3d} | {'yes' if self.busy else 'no ':3s} "
+            f"| {min(self.sent_lateness_s):+.3f} .. {max(self.sent_lateness_s):+.3f} s "
             f"| {min(self.lateness_s):+.3f} .. {max(self.lateness_s):+.3f} s "
             f"| {min(self.wav_s):.3f} .. {max(self.wav_s):.3f} s ({spread_ms:.0f} ms) "
             f"| {self.server_cpu_pct:5.0f} % | {sorted(self.subcodes)} |"
@@ -252,13 +257,21 @@ def ramp_round(calls: int, answer: Path, *, busy: bool, seed: int = 1) -> Round:
         if r.get("kind") == "callState" and r.get("state") == "established"
     }
     ended = {r["callId"]: r for r in records if r.get("kind") == "operationEnded"}
-    lateness = [
-        arrived - (established[call_id] + ended[call_id]["t"]) for call_id, arrived, _ in results
-    ]
+    # The server started POSTing the ending: its delivery attempt ended latencyMs after that.
+    sent = {
+        r["callId"]: r["wallTime"] - r["latencyMs"] / 1000
+        for r in records
+        if r.get("kind") == "delivery"
+        and r.get("outcome") == "delivered"
+        and str(r.get("summary", "")).startswith("recordResponse")
+    }
+    due = {call_id: established[call_id] + ended[call_id]["t"] for call_id, _, _ in results}
+    lateness = [arrived - due[call_id] for call_id, arrived, _ in results]
     return Round(
         calls,
         busy,
         lateness,
+        [sent[call_id] - due[call_id] for call_id, _, _ in results],
         [wav_s for _, _, wav_s in results],
         {ended[c]["subcode"] for c, _, _ in results},
         cpu_pct,
@@ -284,10 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         answer = answer_wav(Path(tmp))
         print(
-            "| calls | other core busy | ending lateness vs sample clock | WAV length (spread) "
-            "| server CPU | subcodes |"
+            "| calls | other core busy | ending sent late (server) | ending arrived late (bot) "
+            "| WAV length (spread) | server CPU | subcodes |"
         )
-        print("|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|")
         for busy in (False, True) if not args.no_busy else (False,):
             for n in args.ramp:
                 print(ramp_round(n, answer, busy=busy).line(), flush=True)
