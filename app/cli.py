@@ -9,7 +9,7 @@ from pathlib import Path
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-EXIT_USAGE = 2  # a broken scenario or bad arguments (DESIGN.md §5)
+EXIT_USAGE = 2  # a broken scenario or bad arguments (docs/design.md §5)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ sounddevice is imported lazily, so the app opens without PortAudio (the Linux wh
 bundle it: ``import sounddevice`` raises ``OSError: PortAudio library not found``). Every
 problem becomes an ``AudioStatus`` with a one-line fix the UI shows as a banner.
 
-The input callback copies each block into a queue, counts overflows and returns (DESIGN.md
+The input callback copies each block into a queue, counts overflows and returns (docs/design.md
 rule 2, python-sounddevice's examples); the drain runs on another thread (app.session.live).
 """
 
@@ -276,7 +276,7 @@ class SoundDeviceInput:
         return self._latency_s
 
     def _callback(self, indata: FloatArray, frames: int, time: Any, status: Any) -> None:
-        # Audio thread: copy, count, return. Nothing else (DESIGN.md rule 2); the latency is
+        # Audio thread: copy, count, return. Nothing else (docs/design.md rule 2); the latency is
         # two float reads and one attribute write, no allocation, no lock.
         if status.input_overflow:
             self._overflows += 1

@@ -2,7 +2,7 @@
 
 Clips (prompt, beep, keypad tones, replayed takes) are resampled to the output rate on the
 thread that queues them; the output callback only sums the pending slices into its buffer
-and returns (DESIGN.md rule 2), holding the lock for microseconds.
+and returns (docs/design.md rule 2), holding the lock for microseconds.
 """
 
 from __future__ import annotations

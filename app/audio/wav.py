@@ -1,4 +1,4 @@
-"""WAV reading and the streaming recording writer (PCM16 mono 16 kHz, graph-spec.md §7)."""
+"""WAV reading and the streaming recording writer (PCM16 mono 16 kHz, docs/graph-contract.md §7)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Everything here counts samples at 16 kHz from call start. Inputs (audio, keys, b
 hang-up) are stamped with the number of samples fed so far (``fed_samples``); the analysis runs
 ``LOOKAHEAD_SAMPLES`` behind the feed so that, when a frame is judged, every DTMF tone touching
 it is already known (in-band detection is decided up to ~40 ms after a tone starts or stops,
-dsp-anchors.md §5). Decisions are therefore exact in samples, whatever the block sizes, and the
+docs/dsp.md §5). Decisions are therefore exact in samples, whatever the block sizes, and the
 same input gives the same events live, headless and under test.
 
 Usage: ``call.feed(samples, rate_hz)``, ``call.press_key(...)``, ``call.action(name, body)``,
@@ -81,10 +81,10 @@ from app.graph.results import CallEnd, Ending
 FloatArray = npt.NDArray[np.float32]
 
 # Look-ahead of the analysis behind the feed: covers the DTMF detector's decision delay
-# (≤ 40 ms after a tone starts or ends, dsp-anchors.md §1.4/§5) plus one 20 ms frame, with margin.
+# (≤ 40 ms after a tone starts or ends, docs/dsp.md §1.4/§5) plus one 20 ms frame, with margin.
 LOOKAHEAD_SAMPLES = 5 * FRAME_SAMPLES
 
-# Recording chunks are emitted every 100 ms of committed audio (DESIGN.md §3: a crash loses
+# Recording chunks are emitted every 100 ms of committed audio (docs/design.md §3: a crash loses
 # at most one block).
 COMMIT_SAMPLES = 1600
 # A sample index later than any stream reaches (a horizon with no timer or input in it).

@@ -63,7 +63,7 @@ def capture_ending(
                 candidates.append(
                     (press.start, ENDING_PRIORITY[Ending.STOP_TONE], Ending.STOP_TONE)
                 )
-                # The tone is trimmed from the recording (graph-spec.md §6.4 [I]); in-band
+                # The tone is trimmed from the recording (docs/graph-contract.md §6.4 [I]); in-band
                 # starts are known to one detector block, so cut one block earlier.
                 margin = DTMF_MASK_MARGIN_SAMPLES if press.in_band_audio else 0
                 op.trim_to = max(op.capture_start, press.start - margin)

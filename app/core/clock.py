@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-# Graph prompts must be WAV mono 16-bit 16 kHz (graph-spec.md §1.2, mediaInfo [V S7]); the
+# Graph prompts must be WAV mono 16-bit 16 kHz (docs/graph-contract.md §1.2, mediaInfo [V S7]); the
 # recording is assumed to be the same format (§7 [I]), so the engine runs at 16 kHz mono.
 ENGINE_RATE_HZ = 16_000
 
 # 20 ms analysis frames: WebRTC VAD accepts 10/20/30 ms, and 20 ms gives 1/50 s resolution,
-# at most 2 % of the smallest Graph timeout of 1 s (dsp-anchors.md §5).
+# at most 2 % of the smallest Graph timeout of 1 s (docs/dsp.md §5).
 FRAME_SAMPLES = 320
 
 

@@ -27,19 +27,20 @@ class CallConfig:
     # Beep before recording; None = the synthesised default (resources/beep.wav is the same).
     beep: FloatArray | None = None
     # Resample/downmix prompts that break the WAV mono 16-bit 16 kHz rule instead of failing
-    # with 8535 (graph-spec.md §4 [I]); off by default, as the service is strict.
+    # with 8535 (docs/graph-contract.md §4 [I]); off by default, as the service is strict.
     lenient_prompts: bool = False
     # Caller hangs up mid-recording: the field reports no operation notification at all
-    # (graph-spec.md §5.3 item 6 [V S26]); True delivers what was recorded instead.
+    # (docs/graph-contract.md §5.3 item 6 [V S26]); True delivers what was recorded instead.
     hangup_delivers_recording: bool = False
-    # No media for this long during an operation fails it with 8513 (graph-spec.md §4 [I]).
+    # No media for this long during an operation fails it with 8513 (docs/graph-contract.md §4 [I]).
     media_timeout_s: float = 2.0
     # Frames right after the beep are not judged as speech: the beep's echo tail
-    # (dsp-anchors.md §3.4: "+ 150 ms echo tail").
+    # (docs/dsp.md §3.4: "+ 150 ms echo tail").
     echo_tail_s: float = 0.15
     # One key press heard both in band and out of band within this window counts once
-    # (dsp-anchors.md §2.2: "within one digit period (≈ 150 ms)").
+    # (docs/dsp.md §2.2: "within one digit period (≈ 150 ms)").
     key_merge_window_s: float = 0.15
     in_band_detection: bool = True
-    # Include the legacy "resource": "/app/calls/..." next to resourceUrl (graph-spec §5.1 [V S27]).
+    # Include the legacy "resource": "/app/calls/..." next to resourceUrl (docs/graph-contract.md
+    # §5.1 [V S27]).
     legacy_resource: bool = True

@@ -1,7 +1,7 @@
 """Immutable events the engine emits, each stamped with the sample index it happened at.
 
 Every consumer (scenario runner, GUI bridge, HTTP notifier) reads the same stream. Values are
-frozen so they can cross threads through queues without copies or locks (DESIGN.md rule 3).
+frozen so they can cross threads through queues without copies or locks (docs/design.md rule 3).
 Graph JSON travels as text (``*_json``) so an event can never be mutated by a consumer.
 """
 

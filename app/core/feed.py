@@ -22,7 +22,7 @@ from app.core.dsp.resample import StreamResampler, to_mono_float32
 FloatArray = npt.NDArray[np.float32]
 
 # DTMF block at 8 kHz is 102 samples = 12.75 ms; frames within one block of a tone are masked
-# from the VAD (dsp-anchors.md §3.4: WebRTC VAD flags DTMF as speech).
+# from the VAD (docs/dsp.md §3.4: WebRTC VAD flags DTMF as speech).
 DTMF_MASK_MARGIN_SAMPLES = 204
 
 

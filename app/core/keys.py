@@ -1,7 +1,7 @@
 """The caller's key presses, heard out of band and/or in band, merged into one press each.
 
 A press can reach the service twice: as an out-of-band event and as an in-band tone the DTMF
-detector finds a little later. Both within the merge window count once (dsp-anchors.md §2.2:
+detector finds a little later. Both within the merge window count once (docs/dsp.md §2.2:
 "within one digit period (≈ 150 ms)"); a press is released (emitted) only once its window has
 passed, so every source it will have is known (docs/architecture.md §3 "app/core").
 """

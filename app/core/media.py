@@ -19,7 +19,7 @@ from app.core.dsp.portable import cos_turns, sin_turns
 FloatArray = npt.NDArray[np.float32]
 
 # mediaInfo.uri "must point to a WAV file, single channel, 16-bit samples, 16 kHz"
-# (graph-spec.md §1.2 [V S7]).
+# (docs/graph-contract.md §1.2 [V S7]).
 PROMPT_RATE_HZ = 16_000
 PROMPT_CHANNELS = 1
 PROMPT_SUBTYPE = "PCM_16"

@@ -218,7 +218,8 @@ class MediaQueue:
                 self.finish(op, Ending.CALL_TERMINATED, at, advance_queue=False)
                 continue
             # Faithful default: the field reports no operation notification at all when the
-            # caller hangs up (graph-spec.md §5.3 item 6 [V S26]); the engine still says so.
+            # caller hangs up (docs/graph-contract.md §5.3 item 6 [V S26]); the engine still says
+            # so.
             if op.phase in ("prompt", "beep"):
                 what = op.playback[op.playback_index][0]
                 self._emit(ev.PlaybackEnded(at, op.operation_id, what, interrupted=True))

@@ -24,7 +24,7 @@ FloatArray = npt.NDArray[np.float32]
 Phase = Literal["queued", "loading", "prompt", "beep", "capture", "done"]
 
 # When several endings fall on the same sample, the caller's explicit key wins, then the hard
-# cap, then the silence timers (graph-spec.md §6 gives no order; this one is what a caller
+# cap, then the silence timers (docs/graph-contract.md §6 gives no order; this one is what a caller
 # expects: a key pressed exactly at the deadline is honoured). [I]
 ENDING_PRIORITY: dict[Ending, int] = {
     Ending.STOP_TONE: 0,
@@ -64,14 +64,15 @@ class Operation:
 
 @dataclass(slots=True)
 class PlayPromptOperation(Operation):
-    """playPrompt: plays its prompts in order and completes 200/0 (graph-spec.md §9.1)."""
+    """playPrompt: plays its prompts in order and completes 200/0 (docs/graph-contract.md §9.1)."""
 
     request: PlayPromptRequest | None = None
 
 
 @dataclass(slots=True)
 class RecordOperation(Operation):
-    """recordResponse: prompt -> beep -> capture with the three timers (graph-spec.md §6)."""
+    """recordResponse: prompt -> beep -> capture with the three timers (docs/graph-contract.md
+    §6)."""
 
     request: RecordResponseRequest | None = None
     capture_start: int | None = None
@@ -89,7 +90,7 @@ class RecordOperation(Operation):
         self.phase = "capture"
         self.capture_start = at
         self.committed_upto = at
-        # Both count from the start of capture, after prompt and beep (graph-spec.md §6.1,
+        # Both count from the start of capture, after prompt and beep (docs/graph-contract.md §6.1,
         # §6.3 [I]); max silence only starts at the first pause after speech (§6.2).
         initial = Timer(
             "initialSilence",

@@ -3,8 +3,8 @@
 Prompts are loaded inline (headless runs stay deterministic) or, once ``requester`` is set, off
 the engine's thread: the operation then waits on the sample clock (phase "loading") until every
 result is back. A prompt with a resourceId is cached under it ("the service caches the
-downloaded prompt under that key", graph-spec.md §1.2 [V S7]). A prompt that cannot be played
-turns into the Ending Graph reports (docs/architecture.md §3 "app/core").
+downloaded prompt under that key", docs/graph-contract.md §1.2 [V S7]). A prompt that cannot be
+played turns into the Ending Graph reports (docs/architecture.md §3 "app/core").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every other thread (the audio callback's drain, the GUI, the HTTP server's event loop) talks to
 the engine only through ``EngineHost``: commands go in through one queue, immutable events come
-out through one queue per subscriber (DESIGN.md rules 1-3). Nothing here touches Qt.
+out through one queue per subscriber (docs/design.md rules 1-3). Nothing here touches Qt.
 
 The engine thread cannot die: each command runs under its own ``try``. A failure is logged and
 kept in ``failures``; an action's caller gets the exception through its future, and a call

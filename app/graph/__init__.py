@@ -2,7 +2,7 @@
 
 Graph JSON is built and parsed here only; every other layer calls these modules. Pure Python
 (standard library only), so the engine, the server, the scenario runner and the GUI can all use
-it without pulling in anything heavy. The contract is graph-spec.md.
+it without pulling in anything heavy. The contract is docs/graph-contract.md.
 
 - ``errors``: ``GraphError`` (status, OData code, message) and the OData error body (§1.3).
 - ``requests``: frozen request models for recordResponse, playPrompt, cancelMediaProcessing and

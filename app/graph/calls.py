@@ -13,7 +13,8 @@ Choices where the Graph docs leave room (README "Local Graph endpoint", fidelity
   documented camelCase.
 - ``mediaConfig`` must name its concrete type (``mediaConfig`` is abstract in the CSDL):
   ``#microsoft.graph.serviceHostedMediaConfig`` or ``#microsoft.graph.appHostedMediaConfig``.
-  An app-hosted call is accepted, but its media actions are refused later (graph-spec.md §0).
+  An app-hosted call is accepted, but its media actions are refused later
+  (docs/graph-contract.md §0).
 - A create-call body is a whole ``call`` resource, so unknown properties are ignored (SDKs
   serialise many nulls); answer and reject are actions with fixed parameters, so an unknown
   parameter is refused, as the media actions do.
@@ -31,8 +32,9 @@ from app.graph.errors import bad_request
 MediaMode = Literal["serviceHosted", "appHosted"]
 
 CALL_TYPE: Final = "#microsoft.graph.call"  # application-post-calls.md request sample
-SERVICE_HOSTED_MEDIA_TYPE: Final = "#microsoft.graph.serviceHostedMediaConfig"  # graph-spec §0
-APP_HOSTED_MEDIA_TYPE: Final = "#microsoft.graph.appHostedMediaConfig"  # graph-spec §0
+# docs/graph-contract.md §0
+SERVICE_HOSTED_MEDIA_TYPE: Final = "#microsoft.graph.serviceHostedMediaConfig"
+APP_HOSTED_MEDIA_TYPE: Final = "#microsoft.graph.appHostedMediaConfig"  # docs/graph-contract.md §0
 _MEDIA_TYPES: Final[dict[str, MediaMode]] = {
     SERVICE_HOSTED_MEDIA_TYPE.lower(): "serviceHosted",
     APP_HOSTED_MEDIA_TYPE.lower(): "appHosted",
@@ -171,7 +173,7 @@ def _media_config(value: object) -> MediaConfig:
 
 
 def parse_create_call(body: object) -> CreateCallRequest:
-    """Check a create-call body (graph-spec.md §0; application-post-calls.md)."""
+    """Check a create-call body (docs/graph-contract.md §0; application-post-calls.md)."""
     props = _object(body, "The create call request body")
     odata_type = props.get("@odata.type")
     if odata_type is not None and (

@@ -1,7 +1,8 @@
 """Graph errors: the exception every parser raises and the OData error body it becomes.
 
 The body shape ``{"error": {"code", "message", "innerError": {"date", "request-id",
-"client-request-id"}}}`` is graph-spec.md §1.3 (Graph's errors page plus real calling errors).
+"client-request-id"}}}`` is docs/graph-contract.md §1.3 (Graph's errors page plus real
+calling errors).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-# graph-spec.md §1.3: "BadRequest" is the code real calling errors carry for a rejected body.
+# "BadRequest" is the code real calling errors carry for a rejected body
+# (docs/graph-contract.md §1.3).
 BAD_REQUEST_CODE = "BadRequest"
 
 
@@ -58,7 +60,8 @@ def http_error(status: int, message: str) -> GraphError:
 def error_body(
     err: GraphError, *, request_id: str, client_request_id: str, date: str
 ) -> dict[str, Any]:
-    """The OData error JSON for ``err`` (graph-spec.md §1.3 shape, keys in the doc's order)."""
+    """The OData error JSON for ``err`` (docs/graph-contract.md §1.3 shape, keys in the doc's
+    order)."""
     return {
         "error": {
             "code": err.code,

@@ -1,8 +1,8 @@
 """Builders for the Graph JSON the service sends: operation resources and notifications.
 
-All builders return plain dicts whose key order follows the doc samples in graph-spec.md (§2
-synchronous response, §5.4/§5.5 operation notifications, §8 toneInfo, §9 playPrompt/cancel), so
-that serialised output reads like the documentation. Nothing here does I/O or keeps state.
+All builders return plain dicts whose key order follows the doc samples in
+docs/graph-contract.md (§2 synchronous response, §5.4/§5.5 operation notifications, §8 toneInfo,
+§9 playPrompt/cancel), so that serialised output reads like the documentation. Nothing here does I/O or keeps state.
 """
 
 from __future__ import annotations
@@ -17,24 +17,26 @@ from app.graph.results import CallEndResult, ResultSpec
 OperationStatus = Literal["notStarted", "running", "completed", "failed"]
 ChangeType = Literal["created", "updated", "deleted"]
 
-GRAPH_BASE_URL: Final = "https://graph.microsoft.com/v1.0"  # graph-spec.md §2 Location header
+# docs/graph-contract.md §2 Location header
+GRAPH_BASE_URL: Final = "https://graph.microsoft.com/v1.0"
 
-RECORD_OPERATION_TYPE: Final = "#microsoft.graph.recordOperation"  # graph-spec.md §2
+RECORD_OPERATION_TYPE: Final = "#microsoft.graph.recordOperation"  # docs/graph-contract.md §2
 PLAY_PROMPT_OPERATION_TYPE: Final = "#microsoft.graph.playPromptOperation"  # §9.1
-# graph-spec.md §9.2
+# docs/graph-contract.md §9.2
 CANCEL_MEDIA_PROCESSING_OPERATION_TYPE: Final = "#microsoft.graph.cancelMediaProcessingOperation"
 SUBSCRIBE_TO_TONE_OPERATION_TYPE: Final = "#microsoft.graph.subscribeToToneOperation"  # §8
-RESULT_INFO_TYPE: Final = "#microsoft.graph.resultInfo"  # graph-spec.md §4
-NOTIFICATIONS_TYPE: Final = "#microsoft.graph.commsNotifications"  # graph-spec.md §5.1
-NOTIFICATION_TYPE: Final = "#microsoft.graph.commsNotification"  # graph-spec.md §5.1
-CALL_TYPE: Final = "#microsoft.graph.call"  # graph-spec.md §8
-TONE_INFO_TYPE: Final = "#microsoft.graph.toneInfo"  # graph-spec.md §8
+RESULT_INFO_TYPE: Final = "#microsoft.graph.resultInfo"  # docs/graph-contract.md §4
+NOTIFICATIONS_TYPE: Final = "#microsoft.graph.commsNotifications"  # docs/graph-contract.md §5.1
+NOTIFICATION_TYPE: Final = "#microsoft.graph.commsNotification"  # docs/graph-contract.md §5.1
+CALL_TYPE: Final = "#microsoft.graph.call"  # docs/graph-contract.md §8
+TONE_INFO_TYPE: Final = "#microsoft.graph.toneInfo"  # docs/graph-contract.md §8
 
 _CALLS_PATH: Final = "/communications/calls/"
-# Real traffic carries the pre-v1.0 path next to resourceUrl (graph-spec.md §5.1).
+# Real traffic carries the pre-v1.0 path next to resourceUrl (docs/graph-contract.md §5.1).
 _LEGACY_CALLS_PATH: Final = "/app/calls/"
 
-# graph-spec.md §6.4: 0-9 -> tone0-tone9, * -> star, # -> pound, A-D -> a-d (tone enum, CSDL).
+# docs/graph-contract.md §6.4: 0-9 -> tone0-tone9, * -> star, # -> pound, A-D -> a-d (tone enum,
+# CSDL).
 _TONE_NAMES: Final = {
     **{digit: f"tone{digit}" for digit in "0123456789"},
     "*": "star",
@@ -42,14 +44,14 @@ _TONE_NAMES: Final = {
     **{letter: letter.lower() for letter in "ABCD"},
 }
 
-# graph-spec.md §3: the CSDL enum is PascalCase, the wire camelCase; accept both.
+# docs/graph-contract.md §3: the CSDL enum is PascalCase, the wire camelCase; accept both.
 _STATUSES: Final = {name.lower(): name for name in ("notStarted", "running", "completed", "failed")}
 
 _GUID_HEX = re.compile(r"[0-9a-f]{32}")
 
 
 def new_id() -> str:
-    """A fresh Graph id: uuid4, lower-case with dashes (graph-spec.md §2)."""
+    """A fresh Graph id: uuid4, lower-case with dashes (docs/graph-contract.md §2)."""
     return str(uuid.uuid4())
 
 
@@ -101,7 +103,7 @@ def operation_location(base_url: str, call_id: str, operation_id: str) -> str:
 
 
 def result_info(result: ResultSpec | CallEndResult) -> dict[str, Any]:
-    """The ``resultInfo`` object for ``result`` (graph-spec.md §4; a call's end reason)."""
+    """The ``resultInfo`` object for ``result`` (docs/graph-contract.md §4; a call's end reason)."""
     return {
         "@odata.type": RESULT_INFO_TYPE,
         "code": result.code,

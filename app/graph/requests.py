@@ -2,8 +2,9 @@
 
 Every parser raises ``GraphError(400, "BadRequest", message)`` and the message names the field
 and the rule it broke, so a bot developer can fix the request from the message alone. The rules
-are graph-spec.md §1.2 (recordResponse), §9.1 (playPrompt), §9.2 (cancelMediaProcessing) and
-§8 (subscribeToTone). Where the spec leaves a choice open we decided as follows:
+are docs/graph-contract.md §1.2 (recordResponse), §9.1 (playPrompt), §9.2
+(cancelMediaProcessing) and §8 (subscribeToTone). Where the spec leaves a choice open we
+decided as follows:
 
 - Strict on unknown properties (§1.2: "a strict one should 400"), with a "did you mean" hint
   for a property that differs only in case. OData annotations (``@odata.type``,
@@ -43,23 +44,24 @@ RECORD_RESPONSE: Final = "recordResponse"
 PLAY_PROMPT: Final = "playPrompt"
 CANCEL_MEDIA_PROCESSING: Final = "cancelMediaProcessing"
 SUBSCRIBE_TO_TONE: Final = "subscribeToTone"
-# Kiota SDKs call the namespace-qualified form of each action (graph-spec.md §1.1).
+# Kiota SDKs call the namespace-qualified form of each action (docs/graph-contract.md §1.1).
 ACTION_NAMESPACE_PREFIX: Final = "microsoft.graph."
 
-TIMER_MIN_S: Final = 1  # graph-spec.md §1.2: Min = 1 second (call-record.md)
-TIMER_MAX_S: Final = 120  # graph-spec.md §1.2: Max = 120 seconds (since Dec 2019)
-DEFAULT_INITIAL_SILENCE_TIMEOUT_S: Final = 5  # graph-spec.md §1.2 default
-DEFAULT_MAX_SILENCE_TIMEOUT_S: Final = 5  # graph-spec.md §1.2 default
-DEFAULT_MAX_RECORD_DURATION_S: Final = 5  # graph-spec.md §1.2 default
-DEFAULT_PLAY_BEEP: Final = True  # graph-spec.md §1.2 default
-DEFAULT_BARGE_IN_ALLOWED: Final = False  # graph-spec.md §1.2 default
-MAX_RECORD_PROMPTS: Final = 1  # graph-spec.md §1.2: recordResponse plays at most 1 prompt
-MIN_PLAY_PROMPTS: Final = 1  # graph-spec.md §9.1: prompts is required (non-nullable)
-MAX_PLAY_PROMPTS: Final = 20  # graph-spec.md §9.1: up to 20 prompts
-MAX_CLIENT_CONTEXT_CHARS: Final = 256  # graph-spec.md §1.2 and §8: max 256 chars
-STOP_TONE_KEYS: Final = "0123456789*#ABCD"  # graph-spec.md §6.4 (DTMF set, predecessor API)
+TIMER_MIN_S: Final = 1  # docs/graph-contract.md §1.2: Min = 1 second (call-record.md)
+TIMER_MAX_S: Final = 120  # docs/graph-contract.md §1.2: Max = 120 seconds (since Dec 2019)
+DEFAULT_INITIAL_SILENCE_TIMEOUT_S: Final = 5  # docs/graph-contract.md §1.2 default
+DEFAULT_MAX_SILENCE_TIMEOUT_S: Final = 5  # docs/graph-contract.md §1.2 default
+DEFAULT_MAX_RECORD_DURATION_S: Final = 5  # docs/graph-contract.md §1.2 default
+DEFAULT_PLAY_BEEP: Final = True  # docs/graph-contract.md §1.2 default
+DEFAULT_BARGE_IN_ALLOWED: Final = False  # docs/graph-contract.md §1.2 default
+MAX_RECORD_PROMPTS: Final = 1  # docs/graph-contract.md §1.2: recordResponse plays at most 1 prompt
+MIN_PLAY_PROMPTS: Final = 1  # docs/graph-contract.md §9.1: prompts is required (non-nullable)
+MAX_PLAY_PROMPTS: Final = 20  # docs/graph-contract.md §9.1: up to 20 prompts
+MAX_CLIENT_CONTEXT_CHARS: Final = 256  # docs/graph-contract.md §1.2 and §8: max 256 chars
+# docs/graph-contract.md §6.4 (DTMF set, predecessor API)
+STOP_TONE_KEYS: Final = "0123456789*#ABCD"
 
-MEDIA_PROMPT_TYPE: Final = "#microsoft.graph.mediaPrompt"  # graph-spec.md §1.2
+MEDIA_PROMPT_TYPE: Final = "#microsoft.graph.mediaPrompt"  # docs/graph-contract.md §1.2
 MEDIA_INFO_TYPE: Final = "#microsoft.graph.mediaInfo"  # call-playprompt.md request sample
 
 _STOP_TONE_INPUTS: Final = frozenset(STOP_TONE_KEYS + STOP_TONE_KEYS[-4:].lower())
@@ -99,7 +101,8 @@ class MediaPrompt:
 
 @dataclass(frozen=True)
 class RecordResponseRequest:
-    """The body of ``call: recordResponse`` with every default filled in (graph-spec.md §1.2)."""
+    """The body of ``call: recordResponse`` with every default filled in (docs/graph-contract.md
+    §1.2)."""
 
     action: ClassVar[str] = RECORD_RESPONSE
 
@@ -128,7 +131,8 @@ class RecordResponseRequest:
 
 @dataclass(frozen=True)
 class PlayPromptRequest:
-    """The body of ``call: playPrompt`` (graph-spec.md §9.1); ``loop`` is the beta extension."""
+    """The body of ``call: playPrompt`` (docs/graph-contract.md §9.1); ``loop`` is the beta
+    extension."""
 
     action: ClassVar[str] = PLAY_PROMPT
 
@@ -149,7 +153,7 @@ class PlayPromptRequest:
 
 @dataclass(frozen=True)
 class CancelMediaProcessingRequest:
-    """The body of ``call: cancelMediaProcessing`` (graph-spec.md §9.2)."""
+    """The body of ``call: cancelMediaProcessing`` (docs/graph-contract.md §9.2)."""
 
     action: ClassVar[str] = CANCEL_MEDIA_PROCESSING
 
@@ -162,7 +166,7 @@ class CancelMediaProcessingRequest:
 
 @dataclass(frozen=True)
 class SubscribeToToneRequest:
-    """The body of ``call: subscribeToTone`` (graph-spec.md §8)."""
+    """The body of ``call: subscribeToTone`` (docs/graph-contract.md §8)."""
 
     action: ClassVar[str] = SUBSCRIBE_TO_TONE
 
@@ -392,7 +396,8 @@ def _prompts(
 
 
 def parse_record_response(body: object) -> RecordResponseRequest:
-    """Validate a recordResponse body (graph-spec.md §1.2); any violation -> GraphError 400."""
+    """Validate a recordResponse body (docs/graph-contract.md §1.2); any violation -> GraphError
+    400."""
     props = _body(body, RECORD_RESPONSE, _RECORD_PROPS)
     prompts = _prompts(
         props.get("prompts"),
@@ -420,7 +425,7 @@ def parse_record_response(body: object) -> RecordResponseRequest:
 
 
 def parse_play_prompt(body: object) -> PlayPromptRequest:
-    """Validate a playPrompt body (graph-spec.md §9.1); any violation -> GraphError 400."""
+    """Validate a playPrompt body (docs/graph-contract.md §9.1); any violation -> GraphError 400."""
     props = _body(body, PLAY_PROMPT, _PLAY_PROPS)
     prompts = _prompts(
         props.get("prompts"),
@@ -437,13 +442,13 @@ def parse_play_prompt(body: object) -> PlayPromptRequest:
 
 
 def parse_cancel_media_processing(body: object) -> CancelMediaProcessingRequest:
-    """Validate a cancelMediaProcessing body (graph-spec.md §9.2)."""
+    """Validate a cancelMediaProcessing body (docs/graph-contract.md §9.2)."""
     props = _body(body, CANCEL_MEDIA_PROCESSING, _CONTEXT_ONLY_PROPS)
     return CancelMediaProcessingRequest(client_context=_client_context(props))
 
 
 def parse_subscribe_to_tone(body: object) -> SubscribeToToneRequest:
-    """Validate a subscribeToTone body (graph-spec.md §8)."""
+    """Validate a subscribeToTone body (docs/graph-contract.md §8)."""
     props = _body(body, SUBSCRIBE_TO_TONE, _CONTEXT_ONLY_PROPS)
     return SubscribeToToneRequest(client_context=_client_context(props))
 

@@ -1,4 +1,6 @@
-"""How a media operation ended, and what Graph says about it: graph-spec.md §4, in one place.
+"""How a media operation ended, and what Graph says about it, in one place.
+
+The table is docs/graph-contract.md §4.
 
 Every ending maps to the operation's final ``status``, the ``resultInfo`` code/subcode/message
 and the ``completionReason`` open property. Evidence tags ([V]/[I]) are the spec's: [V] seen in
@@ -53,7 +55,7 @@ def _failed(code: int, subcode: int, message: str, reason: str) -> ResultSpec:
     return ResultSpec("failed", code, subcode, message, reason)
 
 
-# graph-spec.md §4. completionReason values are the beta recordCompletionReason enum (§3);
+# docs/graph-contract.md §4. completionReason values are the beta recordCompletionReason enum (§3);
 # for playPrompt, result_for() swaps in the playPromptCompletionReason values.
 RESULTS: Final[Mapping[Ending, ResultSpec]] = MappingProxyType(
     {
@@ -106,15 +108,15 @@ RESULTS: Final[Mapping[Ending, ResultSpec]] = MappingProxyType(
         Ending.PLAY_PROMPT_COMPLETED: _completed(
             200, 0, "Action completed successfully.", "completedSuccessfully"
         ),
-        # [I] Optional "deliver on hang-up" mode (graph-spec.md §5.3 item 6): the real service
-        # sends nothing; the pre-Graph API called it a success. Subcode 8528 = ACS "Call
+        # [I] Optional "deliver on hang-up" mode (docs/graph-contract.md §5.3 item 6): the real
+        # service sends nothing; the pre-Graph API called it a success. Subcode 8528 = ACS "Call
         # Terminated"; completionReason "none" is the beta doc's catch-all value.
         Ending.CALL_TERMINATED: _completed(200, 8528, "Action completed, call terminated.", "none"),
     }
 )
 
 # Beta playPromptCompletionReason has only unknown / completedSuccessfully /
-# mediaOperationCanceled (graph-spec.md §6.5, [V S19]); everything else reads "unknown".
+# mediaOperationCanceled (docs/graph-contract.md §6.5, [V S19]); everything else reads "unknown".
 _PLAY_PROMPT_REASONS: Final[Mapping[Ending, str]] = MappingProxyType(
     {
         Ending.PLAY_PROMPT_COMPLETED: "completedSuccessfully",
@@ -210,7 +212,7 @@ CALL_END_RESULTS: Final[Mapping[CallEnd, CallEndResult | None]] = MappingProxyTy
         ),
         # [I] no code listed for a rejected call
         CallEnd.REJECTED: None,
-        # [V row] the call timed out without keepAlive (graph-spec.md §9.3)
+        # [V row] the call timed out without keepAlive (docs/graph-contract.md §9.3)
         CallEnd.KEEP_ALIVE_TIMEOUT: CallEndResult(
             408, 8537, "Keep Alive timeout, cleaned up inactive call."
         ),

@@ -2,7 +2,7 @@
 
 A broken scenario raises ``ScenarioError`` naming the file, the entry and the problem; it never
 reaches the engine. An invalid *Graph body* is not a broken scenario: the engine answers it with
-a 400, as the service would (DESIGN.md §5).
+a 400, as the service would (docs/design.md §5).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ BOT_ACTIONS = ("recordResponse", "playPrompt", "cancelMediaProcessing", "subscri
 DTMF_CHARS = "0123456789*#ABCD"
 
 # A run stops at the latest this long after its last entry, even if an operation is still
-# running: prompt + 120 s capture is the longest a single recordResponse can take (spec §6.3).
+# running: prompt + 120 s capture is the longest a single recordResponse can take
+# (docs/graph-contract.md §6.3).
 DEFAULT_TAIL_LIMIT_S = 600.0
 
 # Bounds on every value, checked before any audio is read (docs/scenario-format.md).

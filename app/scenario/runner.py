@@ -3,7 +3,7 @@
 The caller's clips are mixed at 16 kHz as the run goes (``CallerMix`` reads each file block by
 block); the run walks the time line, feeding audio up to each entry's exact sample and then
 applying the entry, so the same file always gives the same events at the same samples
-(DESIGN.md §5). Memory stays flat whatever the scenario's length: audio is read a block ahead,
+(docs/design.md §5). Memory stays flat whatever the scenario's length: audio is read a block ahead,
 events are written to events.jsonl as they come, and ``run_scenario(keep_events=False)`` (the
 CLI) keeps only the operation endings.
 """

@@ -116,7 +116,8 @@ def _sound_span_s(entry: dict[str, Any], base_dir: Path, selector: str) -> tuple
 
 
 def write_prompt(folder: Path, seconds: float) -> Path:
-    """A WAV prompt of ``seconds`` (16 kHz mono PCM16, the format Graph plays, spec §6.2)."""
+    """A WAV prompt of ``seconds`` (16 kHz mono PCM16, the format Graph plays,
+    docs/graph-contract.md §6.2)."""
     import numpy as np
     import soundfile as sf
 

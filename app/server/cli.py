@@ -50,7 +50,7 @@ from app.server.server import (
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-EXIT_USAGE = 2  # bad arguments or a broken scenario (DESIGN.md §5)
+EXIT_USAGE = 2  # bad arguments or a broken scenario (docs/design.md §5)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -1,8 +1,8 @@
 """What the local Graph endpoint reports to its host (GUI or headless CLI), besides engine events.
 
 All values are frozen so they can cross from the server's event-loop thread to any other thread
-through a queue (DESIGN.md rule 3). ``GraphServer(on_event=...)`` receives every one of these on
-the event-loop thread; a GUI must only enqueue them there.
+through a queue (docs/design.md rule 3). ``GraphServer(on_event=...)`` receives every one of these
+on the event-loop thread; a GUI must only enqueue them there.
 """
 
 from __future__ import annotations

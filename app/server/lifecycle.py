@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 DEFAULT_ANSWER_DELAY_S = 0.5
 # call-answer.md: "The current timeout value is 15 seconds for regular scenarios."
 DEFAULT_RING_TIMEOUT_S = 15.0
-# graph-spec.md §9.3: keepAlive at least every 45 minutes or the call ends.
+# docs/graph-contract.md §9.3: keepAlive at least every 45 minutes or the call ends.
 DEFAULT_KEEPALIVE_TIMEOUT_S = 45 * 60.0
 # The engine answers an action in microseconds; longer means its thread is stuck.
 ENGINE_ANSWER_TIMEOUT_S = 10.0

@@ -23,7 +23,7 @@ from app.server.faults import REORDER_WAIT_S, NotificationFault
 
 DeliveryOutcome = Literal["delivered", "retrying", "failed"]
 
-# The Graph Communications SDK answers notifications with 202 at once (graph-spec.md §5.1,
+# The Graph Communications SDK answers notifications with 202 at once (docs/graph-contract.md §5.1,
 # [V S25]); a bot that needs longer than this is treated as not answering.
 DEFAULT_TIMEOUT_S = 5.0
 # Bounded retries: 5 attempts with 0.5, 1, 2, 4 s between them give a bot that restarts
@@ -34,7 +34,7 @@ DEFAULT_BACKOFF_MAX_S = 8.0
 # Statuses worth retrying: the bot is down/overloaded rather than refusing this payload.
 # Other 4xx answers are final (retrying the same body cannot change them) [I].
 RETRY_STATUSES = frozenset({408, 425, 429})
-# Real notifications come from "Microsoft-Skype/3.0,(Calling/1.0)" (graph-spec.md §5.1);
+# Real notifications come from "Microsoft-Skype/3.0,(Calling/1.0)" (docs/graph-contract.md §5.1);
 # ours say who they are so nobody mistakes a local test for the cloud.
 USER_AGENT = "CallSim/0.1 (local Graph endpoint; Calling/1.0)"
 
@@ -235,7 +235,7 @@ class Notifier:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            # Real traffic carries a message id per POST (graph-spec.md §5.1).
+            # Real traffic carries a message id per POST (docs/graph-contract.md §5.1).
             "X-Microsoft-Skype-Message-ID": str(uuid.uuid4()),
             "X-Microsoft-Skype-Chain-ID": call_id,
         }

@@ -1,6 +1,6 @@
 """Recordings served at ``recordingLocation``: one bearer token each, expiring after the call.
 
-graph-spec.md §7: ``GET {recordingLocation}`` with ``Authorization: Bearer
+docs/graph-contract.md §7: ``GET {recordingLocation}`` with ``Authorization: Bearer
 {recordingAccessToken}``; a missing or wrong token gives 401 [I]. §6.7: the file is discarded
 shortly after the call ends, 404 afterwards [I]. Used on the server's event-loop thread only.
 """
@@ -11,8 +11,8 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
-# graph-spec.md §6.7: "discarded shortly after the call ends" — how shortly is not documented;
-# five minutes leaves a bot time to download after its last notification.
+# docs/graph-contract.md §6.7: "discarded shortly after the call ends" — how shortly is not
+# documented; five minutes leaves a bot time to download after its last notification.
 DEFAULT_RECORDING_TTL_S = 300.0
 
 

@@ -5,7 +5,7 @@ Each handler parses the request (``app/graph``), asks the call registry
 own. Every error leaves as Graph error JSON; every request is reported as a ``RequestLogged``.
 
 Routes (each under ``/v1.0`` and ``/beta``; ``/beta/app/calls/...`` is the deprecated alias,
-graph-spec.md §1.1; every action also as ``microsoft.graph.<action>``):
+docs/graph-contract.md §1.1; every action also as ``microsoft.graph.<action>``):
 
     POST   /communications/calls                          create (201 + call)
     GET    /communications/calls/{id}                     the call
@@ -43,7 +43,7 @@ from app.server.recordings import RecordingStore
 
 log = logging.getLogger(__name__)
 
-VERSIONS = ("v1.0", "beta")  # graph-spec.md §1.1: v1.0 and beta prefixes
+VERSIONS = ("v1.0", "beta")  # docs/graph-contract.md §1.1: v1.0 and beta prefixes
 
 # Per-request storage keys: aiohttp >= 3.14 wants typed keys (a str key warns).
 _KeyType: Any = getattr(web, "RequestKey", None)
@@ -259,7 +259,7 @@ class GraphRoutes:
         )
         headers = response.headers_dict
         if response.operation_id is not None and "Location" in headers:
-            # Location follows the version the bot called (graph-spec.md §2).
+            # Location follows the version the bot called (docs/graph-contract.md §2).
             headers["Location"] = payloads.operation_location(
                 self.graph_base_url(self._version(request)), call.call_id, response.operation_id
             )
@@ -317,7 +317,7 @@ class GraphRoutes:
         if fault is not None:
             fault.times -= 1
             return await self._faulty_download(request, entry.path, fault)
-        # Streamed from the file (a 2-minute recording is ~3.8 MB): graph-spec.md §7 shows
+        # Streamed from the file (a 2-minute recording is ~3.8 MB): docs/graph-contract.md §7 shows
         # chunked application/octet-stream.
         return web.FileResponse(
             entry.path,

@@ -1,6 +1,6 @@
 """A live call: microphone → queue → drain thread → engine thread → events; engine → speaker.
 
-Threads and what crosses between them (DESIGN.md rules 1-3):
+Threads and what crosses between them (docs/design.md rules 1-3):
 
 - the device's audio callback copies each block into the device's queue and returns;
 - the drain thread (here) resamples to 16 kHz with ``StreamResampler``, rounds to 16-bit (so
@@ -49,14 +49,14 @@ ENVELOPE_SAMPLES = ENGINE_RATE_HZ // 100
 # int16 full scale, the same convention as the engine's to_pcm16 and soundfile (x / 32768).
 PCM16_SCALE = 32768.0
 # Keypad tones the caller hears locally: the generator's default level and a 100 ms press
-# (dsp-anchors.md §2.1: 100 ms on / 100 ms off).
+# (docs/dsp.md §2.1: 100 ms on / 100 ms off).
 KEY_TONE_S = 0.1
 # How long the drain thread blocks on the device queue before checking for stop.
 DRAIN_POLL_S = 0.05
 # A real-time microphone that has delivered nothing for this long has stalled (unplugged, or its
 # sound server died): no device delivers blocks this far apart, and a loaded machine's hiccups
 # stay well below it. From then on the call gets "no media" for the time that passes, so the
-# engine's clock keeps running and Graph's media timeout (8513, graph-spec.md §4) can fire.
+# engine's clock keeps running and Graph's media timeout (8513, docs/graph-contract.md §4) can fire.
 STALL_AFTER_S = 1.0
 
 

@@ -64,7 +64,11 @@ class EndpointPanel(QGroupBox):
         self.banner.setObjectName("endpointBanner")
         # Issue 13: HTTPS like the real service, and faults on demand, as `callsim serve`
         # takes them (--tls, --fault); read when the endpoint is switched on.
-        self.tls = QCheckBox("HTTPS (a test CA made now; the status line names its file)")
+        # Short text: the side panel must fit a 1280 px wide window (tests/ui, the xvfb test).
+        self.tls = QCheckBox("HTTPS (test CA)")
+        self.tls.setToolTip(
+            "A test CA is made when the endpoint starts; the status line names its file"
+        )
         self.tls.setObjectName("endpointTls")
         self.faults = QLineEdit()
         self.faults.setObjectName("endpointFaults")
@@ -119,7 +123,7 @@ class ServedCaller:
     """The GUI as the caller of a served call (``app.server.caller.Caller``).
 
     Runs on the server's event-loop thread, so it only posts to the window's inbox; the
-    window attaches its microphone and keypad on its own thread (DESIGN.md rule 3).
+    window attaches its microphone and keypad on its own thread (docs/design.md rule 3).
     """
 
     def __init__(self, call: Any, inbox: queue.SimpleQueue[tuple[str, Any]]) -> None:

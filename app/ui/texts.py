@@ -6,7 +6,8 @@ from app.core import events as ev
 from app.graph.requests import RecordResponseRequest
 from app.graph.results import RESULTS, Ending, describe
 
-# Subcode → ending, from the one result table (graph-spec.md §4); recordResponse endings only,
+# Subcode → ending, from the one result table (docs/graph-contract.md §4); recordResponse endings
+# only,
 # playPrompt's 0 is handled by its kind.
 _BY_SUBCODE = {
     spec.subcode: ending

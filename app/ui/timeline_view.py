@@ -1,7 +1,7 @@
 """The live timeline: one lane per thing that happens, the last seconds scrolling left.
 
 It paints a ``app.core.timeline.Timeline`` (spans folded from engine events) against the
-engine's "now" (samples fed). Nothing here decides anything: it only draws (DESIGN.md rule 1).
+engine's "now" (samples fed). Nothing here decides anything: it only draws (docs/design.md rule 1).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-# The recordResponse body: graph-spec.md §1.2 names and limits.
+# The recordResponse body: docs/graph-contract.md §1.2 names and limits.
 RECORD_BODY: dict[str, Any] = {
     "bargeInAllowed": False,
     "clientContext": "example-bot",

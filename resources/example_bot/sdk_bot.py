@@ -68,7 +68,7 @@ async def record_one_answer_with_sdk(
     """Place a call, record one answer, save it, hang up -- Graph requests via the SDK.
 
     ``qualified_path`` sends recordResponse to ``.../microsoft.graph.recordResponse``, the form
-    older generated SDKs used (graph-spec.md §1.1).
+    older generated SDKs used (docs/graph-contract.md §1.1).
     """
     call = await client.communications.calls.post(
         Call(

@@ -63,9 +63,9 @@ MATCH_TAIL_S = 0.3
 # Fixtures are normalised to −20 dBFS active level (make_speech_fixtures.py); "quiet" plays them
 # 15 dB lower, a soft-spoken caller on a low-gain microphone.
 QUIET_GAIN_DB = -15.0
-# 0 dBm0 as a digital sine: full scale = +3.14 dBm0 (A-law; dsp-anchors.md §0).
+# 0 dBm0 as a digital sine: full scale = +3.14 dBm0 (A-law; docs/dsp.md §0).
 DBM0_FULL_SCALE_SINE = 3.14
-# DTMF generation levels: low −9 dBm0, high −7 dBm0 (dsp-anchors.md §0, our generator default).
+# DTMF generation levels: low −9 dBm0, high −7 dBm0 (docs/dsp.md §0, our generator default).
 DTMF_LOW_DBM0 = -9.0
 DTMF_HIGH_DBM0 = -7.0
 DTMF_ROWS_HZ = (697.0, 770.0, 852.0, 941.0)

@@ -28,7 +28,7 @@ def seconds(event: ev.Event) -> float:
     return event.sample_index / RATE
 
 
-# ---------------------------------------------------------------- max silence (spec §6.2)
+# -------------------------------------------------------- max silence (docs/graph-contract.md §6.2)
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_max_silence_restarts_at_every_pause() -> None:
     assert seconds(end) == pytest.approx(seconds(starts[-1]) + 2.0, abs=1e-9)
 
 
-# ---------------------------------------------------------------- initial silence (spec §6.1)
+# ---------------------------------------------------- initial silence (docs/graph-contract.md §6.1)
 
 
 @pytest.mark.parametrize(("speech_at_s", "fails"), [(2.9, False), (2.96, False), (3.1, True)])
@@ -73,7 +73,7 @@ def test_initial_silence_boundary(speech_at_s: float, fails: bool) -> None:
     if fails:
         assert (end.status, end.code, end.subcode) == ("failed", 400, 8510)
         assert seconds(end) == pytest.approx(3.0, abs=1e-9)
-        # A failed record delivers nothing (graph-spec.md §5.5).
+        # A failed record delivers nothing (docs/graph-contract.md §5.5).
         data = run.notifications()[-1]["value"][0]["resourceData"]
         assert data["recordingLocation"] == "" and data["recordingAccessToken"] == ""
     else:
@@ -105,7 +105,7 @@ def test_initial_silence_counts_from_after_prompt_and_beep() -> None:
     assert seconds(run.endings[0]) == pytest.approx(seconds(capture) + 1.0)
 
 
-# ---------------------------------------------------------------- max duration (spec §6.3)
+# ------------------------------------------------------- max duration (docs/graph-contract.md §6.3)
 
 
 def test_max_duration_with_speech_that_never_pauses() -> None:
@@ -122,7 +122,7 @@ def test_max_duration_with_speech_that_never_pauses() -> None:
     assert data["recordingAccessToken"] == "token"
 
 
-# ---------------------------------------------------------------- stop tones (spec §6.4)
+# --------------------------------------------------------- stop tones (docs/graph-contract.md §6.4)
 
 
 def test_out_of_band_stop_tone_ends_at_the_press_and_is_not_recorded() -> None:
@@ -292,7 +292,7 @@ def test_play_prompt_completes_with_200_0() -> None:
     assert (end.status, end.code, end.subcode, seconds(end)) == ("completed", 200, 0, 1.0)
 
 
-# ---------------------------------------------------------------- prompt failures (spec §4)
+# ------------------------------------------------------ prompt failures (docs/graph-contract.md §4)
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ PEAK_LIMIT_DBFS = -1.0
 LABEL_FRAME_SAMPLES = 160
 LABEL_THRESHOLD_DBFS = -60.0
 # Gaps shorter than 100 ms are merged: the endpointer ignores non-speech dips shorter than that
-# (dsp-anchors.md §3.4), so a shorter gap is not a pause anybody could observe.
+# (docs/dsp.md §3.4), so a shorter gap is not a pause anybody could observe.
 LABEL_MERGE_GAP_SAMPLES = 1_600
 
 

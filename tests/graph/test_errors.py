@@ -1,4 +1,4 @@
-"""GraphError and the OData error body (graph-spec.md §1.3)."""
+"""GraphError and the OData error body (docs/graph-contract.md §1.3)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import uuid
 
 from app.graph.errors import GraphError, bad_request, error_body, graph_date, new_request_id
 
-# graph-spec.md §1.3, the error body sample, copied verbatim.
+# docs/graph-contract.md §1.3, the error body sample, copied verbatim.
 SAMPLE_ERROR_BODY = {
     "error": {
         "code": "BadRequest",

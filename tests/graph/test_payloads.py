@@ -1,4 +1,4 @@
-"""Payload builders against the doc samples in graph-spec.md (§2, §5.4, §5.5, §8, §9)."""
+"""Payload builders against the doc samples in docs/graph-contract.md (§2, §5.4, §5.5, §8, §9)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ CALL_ID = "57dab8b1-894c-409a-b240-bd8beae78896"
 OP_ID = "0fe0623f-d628-42ed-b4bd-8ac290072cc5"
 CONTEXT = "d45324c1-fcb5-430a-902c-f20af696537c"
 
-# graph-spec.md §2: Location header and body of the synchronous recordResponse reply.
+# docs/graph-contract.md §2: Location header and body of the synchronous recordResponse reply.
 SAMPLE_LOCATION = (
     "https://graph.microsoft.com/v1.0/communications/calls/"
     "57dab8b1-894c-409a-b240-bd8beae78896/operations/0fe0623f-d628-42ed-b4bd-8ac290072cc5"
@@ -51,7 +51,7 @@ SAMPLE_SYNC_RECORD: dict[str, Any] = {
     "clientContext": "d45324c1-fcb5-430a-902c-f20af696537c",
 }
 
-# graph-spec.md §5.4: completed notification (max duration).
+# docs/graph-contract.md §5.4: completed notification (max duration).
 SAMPLE_COMPLETED: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.commsNotifications",
     "value": [
@@ -81,7 +81,7 @@ SAMPLE_COMPLETED: dict[str, Any] = {
     ],
 }
 
-# graph-spec.md §5.5: failed notification (initial silence timeout).
+# docs/graph-contract.md §5.5: failed notification (initial silence timeout).
 SAMPLE_FAILED: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.commsNotifications",
     "value": [
@@ -109,7 +109,7 @@ SAMPLE_FAILED: dict[str, Any] = {
     ],
 }
 
-# graph-spec.md §8: toneInfo notification.
+# docs/graph-contract.md §8: toneInfo notification.
 SAMPLE_TONE: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.commsNotifications",
     "value": [
@@ -130,7 +130,7 @@ SAMPLE_TONE: dict[str, Any] = {
     ],
 }
 
-# graph-spec.md §9.1 / call-playprompt.md: synchronous playPrompt reply.
+# docs/graph-contract.md §9.1 / call-playprompt.md: synchronous playPrompt reply.
 SAMPLE_SYNC_PLAY: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.playPromptOperation",
     "id": "0fe0623f-d628-42ed-b4bd-8ac290072cc5",
@@ -153,7 +153,7 @@ SAMPLE_PLAY_DONE_DATA: dict[str, Any] = {
     "status": "completed",
 }
 
-# graph-spec.md §9.2 / call-cancelmediaprocessing.md: synchronous reply.
+# docs/graph-contract.md §9.2 / call-cancelmediaprocessing.md: synchronous reply.
 SAMPLE_SYNC_CANCEL: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.cancelMediaProcessingOperation",
     "status": "completed",
@@ -180,7 +180,7 @@ SAMPLE_CANCELLED_DATA: dict[str, Any] = {
     "completionReason": "operationCanceled",
 }
 
-# graph-spec.md §8 / call-subscribetotone.md: synchronous reply.
+# docs/graph-contract.md §8 / call-subscribetotone.md: synchronous reply.
 SAMPLE_SYNC_SUBSCRIBE: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.subscribeToToneOperation",
     "clientContext": "clientContext-value",

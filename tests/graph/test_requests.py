@@ -1,4 +1,5 @@
-"""Request parsing rules and defaults (graph-spec.md §1.2, §8, §9); every rejection is named."""
+"""Request parsing rules and defaults (docs/graph-contract.md §1.2, §8, §9); every rejection is
+named."""
 
 from __future__ import annotations
 

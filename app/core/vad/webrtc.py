@@ -1,7 +1,7 @@
 """WebRTC VAD (the `webrtcvad` module of webrtcvad-wheels) on 20 ms int16 frames, energy-gated.
 
 WebRTC's GMM VAD flags the first 3-4 frames after a reset as speech in every mode, because its
-noise model has not adapted yet (measured, dsp-anchors.md §3.1). We AND its answer with a loose
+noise model has not adapted yet (measured, docs/dsp.md §3.1). We AND its answer with a loose
 energy gate (an EnergyClassifier with a small margin): the gate's noise floor starts at the first
 frame's level, so those start-up frames fail it, and so does digital silence.
 """
@@ -15,7 +15,7 @@ import webrtcvad
 from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES
 from app.core.vad.energy import EnergyClassifier
 
-# Mode 2 of 0-3: the live default recommended by dsp-anchors.md §3.4.
+# Mode 2 of 0-3: the live default recommended by docs/dsp.md §3.4.
 DEFAULT_MODE = 2
 # Gate: 3 dB over the noise floor, −60 dBFS absolute. Looser than the energy classifier's own
 # 9 dB / −50 dBFS so that the gate removes start-up and silence frames without overruling

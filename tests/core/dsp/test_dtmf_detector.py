@@ -255,7 +255,7 @@ def test_start_end_and_decision_times() -> None:
     # Back-dating within one 12.75 ms block of the truth (starts and ends).
     assert max(np.abs(start_errors)) <= BLOCK_16K_SAMPLES
     assert max(np.abs(end_errors)) <= BLOCK_16K_SAMPLES
-    # Decided within the 40 ms a minimum-length tone lasts (dsp-anchors.md §5).
+    # Decided within the 40 ms a minimum-length tone lasts (docs/dsp.md §5).
     assert max(delays) <= 0.040 * RATE_HZ
     assert min(delays) >= 0.0235 * RATE_HZ  # two 12.75 ms blocks of evidence, never less
 

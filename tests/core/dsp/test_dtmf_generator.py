@@ -98,7 +98,7 @@ def test_offsets_move_each_tone_by_the_given_percentage(low_pct: float, high_pct
     x = dtmf_tone("5", 0.5, low_offset_pct=low_pct, high_offset_pct=high_pct)
     low_hz = _peak_frequency(x, 700.0, 840.0)
     high_hz = _peak_frequency(x, 1250.0, 1420.0)
-    # Generator accuracy < 0.1 % (dsp-anchors.md §2.1); measured to the search resolution.
+    # Generator accuracy < 0.1 % (docs/dsp.md §2.1); measured to the search resolution.
     assert low_hz == pytest.approx(770.0 * (1 + low_pct / 100), rel=1e-4)
     assert high_hz == pytest.approx(1336.0 * (1 + high_pct / 100), rel=1e-4)
 

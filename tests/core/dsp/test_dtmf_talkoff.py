@@ -1,6 +1,6 @@
 """Talk-off: no false digits on speech, speech-like vowels, noise, beeps and chords.
 
-The Mitel and Bellcore talk-off tapes cannot be shipped (dsp-anchors.md §1.3), so this uses the
+The Mitel and Bellcore talk-off tapes cannot be shipped (docs/dsp.md §1.3), so this uses the
 espeak-ng speech fixtures at several levels plus synthetic material chosen to be hard: vowels
 whose formants sit on DTMF frequencies with a pitch that sweeps harmonics across every key,
 steady sung vowels at every pitch from 80 to 400 Hz, and musical chords with harmonics. The gate

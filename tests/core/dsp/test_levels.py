@@ -24,7 +24,7 @@ def test_full_scale_sine_is_plus_3_14_dbm0() -> None:
 
 @pytest.mark.parametrize(
     ("level_dbm0", "peak"),
-    # dsp-anchors.md §2.1: −9 dBm0 → 0.247, −7 dBm0 → 0.311 of full scale.
+    # docs/dsp.md §2.1: −9 dBm0 → 0.247, −7 dBm0 → 0.311 of full scale.
     [(-9.0, 0.247), (-7.0, 0.311), (0.0, 0.697), (-55.0, 0.00124)],
 )
 def test_dbm0_to_peak_matches_anchor_values(level_dbm0: float, peak: float) -> None:

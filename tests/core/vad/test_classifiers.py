@@ -326,7 +326,7 @@ def test_webrtc_gate_cancels_start_up_frames() -> None:
     raw = webrtcvad.Vad(2)
     pcm = [np.clip(f * 32768.0, -32768, 32767).astype("<i2").tobytes() for f in frames]
     raw_flags = [raw.is_speech(p, ENGINE_RATE_HZ) for p in pcm]
-    assert any(raw_flags[:5]), "premise: raw WebRTC VAD flags its first frames (dsp-anchors §3.1)"
+    assert any(raw_flags[:5]), "premise: raw WebRTC VAD flags its first frames (docs/dsp.md §3.1)"
     assert not classify_all(WebRtcClassifier(), signal).any()
 
 
