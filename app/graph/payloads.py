@@ -2,7 +2,8 @@
 
 All builders return plain dicts whose key order follows the doc samples in
 docs/graph-contract.md (§2 synchronous response, §5.4/§5.5 operation notifications, §8 toneInfo,
-§9 playPrompt/cancel), so that serialised output reads like the documentation. Nothing here does I/O or keeps state.
+§9 playPrompt/cancel), so that serialised output reads like the documentation. Nothing here does
+I/O or keeps state.
 """
 
 from __future__ import annotations
