@@ -2,8 +2,9 @@
 
 Run from the repository root: ``uv run python resources/make_resources.py``. Needs espeak-ng
 (Debian package ``espeak-ng``) for the spoken clips; output is deterministic for a given
-espeak-ng version. Prompts are WAV mono PCM16 16 kHz as Graph requires (docs/graph-contract.md §1.2);
-caller clips are deliberately at other rates (48 kHz, 22.05 kHz) because callers may be.
+espeak-ng version. Prompts are WAV mono PCM16 16 kHz as Graph requires
+(docs/graph-contract.md §1.2); caller clips are deliberately at other rates (48 kHz, 22.05 kHz)
+because callers may be.
 """
 
 from __future__ import annotations
