@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QStandardPaths
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -14,6 +14,21 @@ from app.resources import icon_path
 ORGANIZATION = "CallSim"
 APPLICATION = "callsim"
 DESKTOP_FILE_ID = "io.github.callsim.CallSim"  # packaging/linux/<id>.desktop
+# The per-user data folder's own name (GenericDataLocation/<this>), so that it reads
+# ".../callsim", not Qt's "<organisation>/<application>" ("CallSim/callsim"). The one
+# definition: the window records sessions under it and the doctor's Qt probe reports it.
+DATA_FOLDER = APPLICATION
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder, e.g. ~/.local/share/callsim."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    return Path(base) / DATA_FOLDER if base else Path.home() / f".{DATA_FOLDER}"
+
+
+def default_sessions_root() -> Path:
+    """Where live sessions are recorded (per user)."""
+    return default_data_dir() / "sessions"
 
 
 def open_settings(settings_path: Path | None) -> QSettings:

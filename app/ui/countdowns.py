@@ -21,6 +21,15 @@ TIMER_LANES = (
     ("maxDuration", "Max duration"),
 )
 NO_ENDING = "No operation has ended yet."
+# The headline before the first call: how to get an ending without knowing Graph or reading
+# the README (issue 9: 8509, 8514 and 8515 in under two minutes). The names are presets'.
+FIRST_STEPS_PRESETS = ("8509-max-silence", "8514-stop-tone", "8515-max-duration")
+FIRST_STEPS = (
+    "New to Graph? Open the Presets menu and pick "
+    + ", ".join(FIRST_STEPS_PRESETS[:-1])
+    + f" or {FIRST_STEPS_PRESETS[-1]}: each plays a ready call to that ending. Or fill in the "
+    "request on the right and press Send recordResponse."
+)
 # Font scale of the countdown values and of the ending, normal and for a projector.
 VALUE_SCALE = 2.2
 ENDING_SCALE = 1.4
@@ -66,7 +75,7 @@ class CountdownPanel(QWidget):
             self.values[timer] = value
             self.states[timer] = state
         layout.addLayout(row)
-        self.ending = QLabel(NO_ENDING)
+        self.ending = QLabel(FIRST_STEPS)
         self.ending.setObjectName("endingHeadline")
         self.ending.setWordWrap(True)
         self.ending.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -64,8 +64,6 @@ RED = "#c62828"
 AMBER = "#ef6c00"
 BLUE = "#1565c0"
 PURPLE = "#6a1b9a"
-RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
-EVENT_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 def _ms(latency_ms: float) -> str:
@@ -154,6 +152,11 @@ class JsonWindow(QDialog):
 class LogView(QWidget):
     """A filterable list of records with a JSON pane, copy, copy as curl and export.
 
+    A thin view over a list of records it does not own (``show_records``: a ``CallEntry``'s
+    ``records``, the same history the exports and the tests read). It keeps no copy: a row's
+    record is the list's item at the row's index. ``rows_inserted`` shows what the model
+    inserted; ``add_records`` inserts into the bound list itself (a view used on its own).
+
     ``message`` says what a copy did (the window shows it in its status bar);
     ``request_for`` finds the request behind a record (set by the window), for "copy as curl".
     """
@@ -226,10 +229,15 @@ class LogView(QWidget):
         self._update_buttons()
 
     def clear(self) -> None:
-        """Forget every row."""
+        """Show an empty list of its own (the previously shown list is left as it is)."""
+        self.show_records([])
+
+    def show_records(self, records: list[dict[str, Any]]) -> None:
+        """Show ``records`` (kept in time order by their owner), bound without a copy."""
         self.tree.clear()
         self.details.clear()
-        self.records = []
+        self.records = records
+        self.rows_inserted(list(range(len(records))))
 
     def add_events(self, events: list[ev.Event]) -> None:
         """Append a row per logged event (audio chunks are not logged)."""
@@ -241,12 +249,19 @@ class LogView(QWidget):
         A record stamped earlier than rows already shown (the endpoint's rows from before the
         pick-up, an engine event back-dated by the VAD) goes in its place, not at the end.
         """
-        follow = self._at_bottom()
+        positions: list[int] = []
         for record in records:
             index = bisect.bisect_right([r["t"] for r in self.records], record["t"])
             self.records.insert(index, record)
+            positions.append(index)
+        self.rows_inserted(positions)
+
+    def rows_inserted(self, positions: list[int]) -> None:
+        """Show the records the owner inserted at ``positions`` (in insertion order)."""
+        follow = self._at_bottom()
+        for index in positions:
+            record = self.records[index]
             item = QTreeWidgetItem([f"{record['t']:.3f}", record["kind"], record_summary(record)])
-            item.setData(0, RECORD_ROLE, record)
             colour = record_colour(record)
             if colour is not None:
                 item.setForeground(1, QColor(colour))
@@ -274,17 +289,19 @@ class LogView(QWidget):
         return [item for item in items if item is not None]
 
     def _apply_filter(self) -> None:
-        for item in self._items():
-            item.setHidden(not self._matches(item.data(0, RECORD_ROLE)))
+        for item, record in zip(self._items(), self.records, strict=True):
+            item.setHidden(not self._matches(record))
 
     def visible_records(self) -> list[dict[str, Any]]:
         """Records of the rows the filter shows, in order."""
-        return [item.data(0, RECORD_ROLE) for item in self._items() if not item.isHidden()]
+        rows = zip(self._items(), self.records, strict=True)
+        return [record for item, record in rows if not item.isHidden()]
 
     def current_record(self) -> dict[str, Any] | None:
-        """The selected row's record."""
+        """The selected row's record (the bound list's item, not a copy)."""
         item = self.tree.currentItem()
-        return None if item is None else item.data(0, RECORD_ROLE)
+        index = -1 if item is None else self.tree.indexOfTopLevelItem(item)
+        return self.records[index] if 0 <= index < len(self.records) else None
 
     def _show_current(self, *_: object) -> None:
         record = self.current_record()

@@ -1,6 +1,6 @@
 """The desktop fake caller: pick a microphone, play the bot, press keys, watch the timers.
 
-Threading (DESIGN.md rules 1-3): the window never touches the engine's state. It sends
+Threading (docs/design.md rules 1-3): the window never touches the engine's state. It sends
 commands to a ``LiveSession`` (thread-safe) and, on a QTimer, drains the immutable events and
 level blocks the session's threads queued. The timer only polls and repaints. With the Graph
 endpoint on, the server's event-loop thread queues its events (deliveries, the bot's requests,
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -64,12 +64,14 @@ from app.graph.errors import GraphError
 from app.graph.requests import RecordResponseRequest, parse_record_response
 from app.graph.results import RESULTS, Ending
 from app.resources import example_scenarios, sample_prompts
-from app.scenario.model import CallOptions, Scenario, ScenarioError, load_scenario
+from app.scenario.model import Scenario, ScenarioError, load_scenario
 from app.scenario.output import event_record
 from app.session.export import (
     request_record,
 )
 from app.session.live import LiveSession, drain_queue
+from app.ui.app import DATA_FOLDER, default_data_dir, default_sessions_root
+from app.ui.call_list_panel import CallListPanel
 from app.ui.caller_panel import CallerAudioPanel
 from app.ui.countdowns import TIMER_LANES, CountdownPanel
 from app.ui.diagnostics import show_diagnostics
@@ -84,9 +86,10 @@ from app.ui.endpoint_panel import (
 from app.ui.exports import Exports
 from app.ui.keypad import Keypad
 from app.ui.log_view import LogView
-from app.ui.models.calls import CallEntry, CallList
+from app.ui.models.calls import CallEntry
+from app.ui.player import ScenarioPlayer
 from app.ui.request_form import RequestForm
-from app.ui.script import LiveScript, absolute_prompts
+from app.ui.script import LiveScript
 from app.ui.takes_view import Take, TakesView
 from app.ui.texts import code_text, ending_in_words
 from app.ui.timeline_view import TimelineView
@@ -106,10 +109,14 @@ STOP_TONE_SUBCODE = RESULTS[Ending.STOP_TONE].subcode
 # the caller picks up (the bot's POST, "establishing", their deliveries) survive the log's
 # reset when the window attaches to it; a few hundred calls' worth [I].
 SERVER_BACKLOG = 2000
-__all__ = ["TIMER_LANES", "CountdownPanel", "MainWindow"]
-# The per-user data folder's own name (GenericDataLocation/<this>), so that it reads
-# ".../callsim", not Qt's "<organisation>/<application>" ("CallSim/callsim").
-DATA_FOLDER = "callsim"
+__all__ = [
+    "DATA_FOLDER",
+    "TIMER_LANES",
+    "CountdownPanel",
+    "MainWindow",
+    "default_data_dir",
+    "default_sessions_root",
+]
 
 
 @dataclass(frozen=True)
@@ -141,17 +148,6 @@ def default_output_factory(device: DeviceInfo | None) -> OutputDevice:
     return FakeOutputDevice(ENGINE_RATE_HZ, realtime=True, keep=False)
 
 
-def default_data_dir() -> Path:
-    """The per-user data folder, e.g. ~/.local/share/callsim."""
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
-    return Path(base) / DATA_FOLDER if base else Path.home() / f".{DATA_FOLDER}"
-
-
-def default_sessions_root() -> Path:
-    """Where live sessions are recorded (per user)."""
-    return default_data_dir() / "sessions"
-
-
 class MainWindow(QMainWindow):
     """The fake caller's main window."""
 
@@ -178,7 +174,6 @@ class MainWindow(QMainWindow):
         self._events_q: Any = None
         # Every call of this window (the GUI's own and the bots'), each with its history; the
         # views show the selected one. ``live_call`` is the one the session feeds.
-        self.calls = CallList()
         self.live_call: CallEntry | None = None
         self._sent: list[tuple[str, Any]] = []  # (action, body) awaiting their responses
         self._requests_by_op: dict[str, RecordResponseRequest] = {}
@@ -206,9 +201,8 @@ class MainWindow(QMainWindow):
         # a stream went through it; the devices currently lost, by role ("input", "output").
         self._device_events: queue.SimpleQueue[DeviceEvent] | None = None
         self._devices_lost: dict[str, DeviceEvent] = {}
-        self.script: LiveScript | None = None  # an opened scenario playing live
-        self._pending_options: CallOptions | None = None
-        self._pending_folder: Path | None = None
+        # File → Open and the presets: the opened scenario playing live (composition).
+        self.player = ScenarioPlayer(self)
         self._wheel_guard = WheelGuard(self)
         self._app_log: list[str] = []  # status messages, in order (for the bug report)
 
@@ -225,6 +219,11 @@ class MainWindow(QMainWindow):
     def events(self) -> list[ev.Event]:
         """Every engine event of the live (or last) call, in order."""
         return self.live_call.events if self.live_call is not None else []
+
+    @property
+    def script(self) -> LiveScript | None:
+        """The opened scenario's entries still to play (None: nothing opened is playing)."""
+        return self.player.script
 
     @property
     def timeline_model(self) -> Timeline:
@@ -252,14 +251,18 @@ class MainWindow(QMainWindow):
         tl.setSpacing(2)
         self.countdowns = CountdownPanel()
         self.timeline = TimelineView()
+        self.log = LogView()
+        self.log.request_for = self.request_for_record
+        self.takes = TakesView()
+        # The call list (a plain model) and the picker that points these views at one call.
+        self.call_list = CallListPanel(self.log, self.takes, self.timeline, self.countdowns)
+        self.calls = self.call_list.calls
+        self.call_picker = self.call_list.picker
         tl.addWidget(self.countdowns)
         tl.addLayout(self._build_timeline_bar())
         tl.addWidget(self.timeline, 1)
         split.addWidget(top)
         self.tabs = QTabWidget()
-        self.log = LogView()
-        self.log.request_for = self.request_for_record
-        self.takes = TakesView()
         self.tabs.addTab(self.log, "Notification log")
         self.tabs.addTab(self.takes, "Takes")
         clear = QToolButton()
@@ -379,18 +382,6 @@ class MainWindow(QMainWindow):
         forward.setText("▶")
         forward.setToolTip("Scroll forward (wheel)")
         self.timeline_span = QLabel("")
-        self.call_picker = QComboBox()
-        self.call_picker.setObjectName("callPicker")
-        self.call_picker.setToolTip(
-            "Every call so far, the GUI's and the bots': pick one to see its timeline, log and "
-            "takes"
-        )
-        self.call_picker.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.call_picker.setMinimumContentsLength(18)
-        self.call_picker.setPlaceholderText("no call yet")
-        self.call_picker.currentIndexChanged.connect(self.show_call)
         bar.addWidget(QLabel("Call:"))
         bar.addWidget(self.call_picker)
         bar.addWidget(QLabel("Timeline:"))
@@ -537,7 +528,9 @@ class MainWindow(QMainWindow):
         self.open_action.setShortcut("Ctrl+O")
         self.open_action.triggered.connect(lambda: self.open_scenario(None))
         file_menu.addAction(self.open_action)
-        self.presets_menu = file_menu.addMenu("Presets (one per ending)")
+        # On the menu bar, not in File: the first thing a new user is told to open.
+        self.presets_menu = self.menuBar().addMenu("&Presets")
+        self.presets_menu.setToolTip("One small scenario per ending (8508-8536), played live")
         self.preset_actions: dict[str, QAction] = {}
         for path in example_scenarios():
             action = QAction(path.stem, self)
@@ -805,17 +798,14 @@ class MainWindow(QMainWindow):
         """Endpoint rows go to their call's entry (by call id), else to the live call's."""
         for record in rows:
             call_id = record.get("callId")
-            entry = next(
-                (c for c in reversed(self.calls.calls) if call_id and c.call_id == call_id),
-                None if call_id else self.live_call,
-            )
+            entry = self.call_list.find(call_id) if call_id else self.live_call
             if entry is None:
                 # A bot's call nobody picked up yet (offered, ringing): an entry of its own.
                 title = f"bot call {str(call_id)[:8]}" if call_id else "endpoint"
-                entry = self._new_entry(title, "bot", None, str(call_id or ""))
+                entry = self.call_list.new_entry(title, "bot", None, str(call_id or ""))
                 entry.live = False
-                self._refresh_call_labels()
-            self._add_rows(entry, [record])
+                self.call_list.refresh_labels()
+            self.call_list.add_rows(entry, [record])
 
     def _on_server_event(self, event: Any) -> dict[str, Any] | None:
         """One endpoint event: follow the offered calls; return its log record (None: skip)."""
@@ -924,15 +914,10 @@ class MainWindow(QMainWindow):
             call.host.unsubscribe(events_q)
             self.endpoint_status.setText(f"Cannot open the input for the served call: {exc}")
             return
-        folder = self._new_session_folder()
+        folder = self.new_session_folder()
         # The entry that held this call's rows before the pick-up gives way to the live one
         # (the backlog replays those rows into it).
-        for i, old in reversed(list(enumerate(self.calls.calls))):
-            if old.call_id == call.call_id and old.session_dir is None:
-                del self.calls.calls[i]
-                self.call_picker.blockSignals(True)
-                self.call_picker.removeItem(i)
-                self.call_picker.blockSignals(False)
+        self.call_list.remove_unanswered(call.call_id)
         replaced = self.live_call if self.live_call is not None and self.live_call.live else None
         self._reset_views(f"bot call {call.call_id[:8]}", "bot", folder, call.call_id)
         if replaced is not None:
@@ -954,7 +939,7 @@ class MainWindow(QMainWindow):
         self._log_origin_wall_s = time.time()
         entry = self.live_call
         assert entry is not None
-        self._add_rows(
+        self.call_list.add_rows(
             entry,
             [
                 self._server_record(e)
@@ -963,7 +948,7 @@ class MainWindow(QMainWindow):
             ],
         )
         entry.now_samples = lambda: session.fed_samples
-        self._show_entry(entry)
+        self.call_list.show_entry(entry)
         self.folder_label.setText(f"served call {call.call_id} · session: {folder}")
         self.endpoint_status.setText(f"Served call {call.call_id} is live.")
         self._update_call_buttons()
@@ -972,117 +957,33 @@ class MainWindow(QMainWindow):
 
     def new_call(self) -> bool:
         """Hang up the current call (its session folder stays) and start a new one."""
+        self.end_live_call()
+        self.player.stop()
+        return self.start_call()
+
+    def end_live_call(self) -> None:
+        """Hang up the live call, wait for its engine and show its last events."""
         if self.session is not None and self.session.running:
             self.session.hang_up()
             self.session.wait_engine()
             self._finish_session()
-        self.script = None
-        return self.start_call()
 
     def clear_views(self) -> None:
         """Clear the shown call's log and takes, as the user asked (the session folder stays)."""
-        entry = self.calls.current
-        if entry is not None:
-            entry.records.clear()
-            entry.takes.clear()
-        self.log.clear()
-        self.takes.clear()
-        self.countdowns.reset()
+        self.call_list.clear_current()
         self.statusBar().showMessage(
             "Log and takes cleared (the session folder keeps everything).", 6000
         )
 
     def open_scenario(self, path: Path | None) -> Scenario | None:
-        """Load a scenario or a saved session and play it live: form, caller audio, bot actions.
-
-        The first recordResponse body fills the form; the caller's audio (``caller_track``)
-        becomes the microphone, written as ``opened-caller.wav`` in the new session folder; the
-        bot's actions and the caller's keys, gaps and hang-up are sent at their times as the
-        call runs (``LiveScript``). A running call is hung up first.
-        """
-        if path is None:
-            start = str(self.settings.value("open/dir", str(Path.home())))
-            chosen, _ = QFileDialog.getOpenFileName(
-                self, "Open scenario or saved session", start, "Scenario (*.toml)"
-            )
-            if not chosen:
-                return None
-            path = Path(chosen)
-            self.settings.setValue("open/dir", str(path.parent))
-        if path.is_dir():
-            path = path / "scenario.toml"
-        try:
-            scenario = load_scenario(path)
-            from app.scenario.runner import caller_track
-
-            track = caller_track(scenario)
-        except (ScenarioError, OSError) as exc:
-            self.banner.show_message(f"Cannot open {path}: {exc}")
-            return None
-        # The first recordResponse fills the form (a saved session keeps its body as raw text).
-        first_body: Any = None
-        for entry in scenario.bot:
-            if entry.action != "recordResponse":
-                continue
-            first_body = entry.body
-            if entry.raw_body is not None:
-                with contextlib.suppress(ValueError):
-                    first_body = json.loads(entry.raw_body)
-            break
-        if isinstance(first_body, dict):
-            self.form.set_body(absolute_prompts(first_body, scenario.base_dir))
-        if self.session is not None and self.session.running:
-            self.session.hang_up()
-            self.session.wait_engine()
-            self._finish_session()
-        folder = self._new_session_folder()
-        folder.mkdir(parents=True, exist_ok=True)
-        from app.audio.wav import write_wav
-
-        caller_wav = folder / "opened-caller.wav"
-        write_wav(caller_wav, track)
-        self.input_combo.setCurrentIndex(self.input_combo.findText("WAV file as microphone"))
-        self.input_file.setText(str(caller_wav))
-        self._pending_options = scenario.call
-        self._pending_folder = folder
-        if not self.start_call():
-            return None
-        self.script = LiveScript.of(scenario)
-        self.statusBar().showMessage(
-            f"Playing {scenario.name or path.name} live: {len(self.script.entries)} entries", 10000
-        )
-        self.countdowns.ending.setText(f"Opened: {scenario.name} — {scenario.description}".strip())
-        return scenario
-
-    def _play_script(self) -> None:
-        """Send the opened scenario's entries whose time has come (from ``poll``)."""
-        script, session = self.script, self.session
-        if script is None or session is None or not session.running:
-            return
-        now = session.fed_samples
-        if script.media_back_at is not None and now >= script.media_back_at:
-            script.media_back_at = None
-            session.set_media_dropped(False)
-        for kind, payload in script.due(now):
-            if kind == "bot":
-                body = payload.raw_body.encode() if payload.raw_body is not None else payload.body
-                self.send_action(payload.action, body)
-            elif kind == "key":
-                key, entry = payload
-                session.press_key(key, entry.dtmf_mode)
-            elif kind == "no_media":
-                session.set_media_dropped(True)
-                script.media_back_at = now + payload
-            elif kind == "hangup":
-                session.hang_up()
-        if script.done:
-            self.script = None
+        """Load a scenario or a saved session and play it live (``ScenarioPlayer.open``)."""
+        return self.player.open(path)
 
     def start_call(self) -> bool:
         """Open the microphone and start a new call (a new session folder)."""
         if self.session is not None and self.session.running:
             return True
-        options, self._pending_options = self._pending_options, None
+        options, pending_folder = self.player.take_pending()
         choice = self.input_choice()
         if choice.kind == "file" and not Path(choice.path).is_file():
             self.statusBar().showMessage("Choose a WAV file to play as the microphone.", 8000)
@@ -1092,8 +993,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # a device that vanished, a bad file: say so, keep running
             QMessageBox.warning(self, "CallSim", f"Cannot open the input:\n{exc}")
             return False
-        folder = self._pending_folder or self._new_session_folder()
-        self._pending_folder = None
+        folder = pending_folder or self.new_session_folder()
         number = self.calls.count("gui") + 1
         self._reset_views(f"GUI call {number}", "gui", folder, "")
         session = LiveSession(microphone, self.speaker, folder, options, manage_speaker=False)
@@ -1113,12 +1013,13 @@ class MainWindow(QMainWindow):
         assert entry is not None
         entry.call_id = session.call_id
         entry.now_samples = lambda: session.fed_samples
-        self._show_entry(entry)
+        self.call_list.show_entry(entry)
         self.folder_label.setText(f"session: {folder}")
         self._update_call_buttons()
         return True
 
-    def _new_session_folder(self) -> Path:
+    def new_session_folder(self) -> Path:
+        """A fresh folder name under the sessions root (not created)."""
         folder = self.sessions_root / time.strftime("%Y%m%d-%H%M%S")
         n = 1
         while folder.exists():
@@ -1192,55 +1093,9 @@ class MainWindow(QMainWindow):
             return
         self.session.press_key(key, mode)  # type: ignore[arg-type]
 
-    def _new_entry(self, title: str, origin: str, folder: Path | None, call_id: str) -> CallEntry:
-        """A new call entry at the end of the list (selected and shown)."""
-        entry = self.calls.add(CallEntry(title, origin, folder, call_id))
-        self.call_picker.blockSignals(True)
-        self.call_picker.addItem(entry.label(len(self.calls.calls)))
-        self.call_picker.setCurrentIndex(len(self.calls.calls) - 1)
-        self.call_picker.blockSignals(False)
-        self._show_entry(entry)
-        return entry
-
-    def _refresh_call_labels(self) -> None:
-        for i, entry in enumerate(self.calls.calls):
-            self.call_picker.setItemText(i, entry.label(i + 1))
-
     def show_call(self, index: int) -> None:
         """Show the ``index``-th call's timeline, log, takes and ending (nothing is cleared)."""
-        if 0 <= index < len(self.calls.calls):
-            self.calls.selected = index
-            self._show_entry(self.calls.calls[index])
-
-    def _shown(self, entry: CallEntry) -> bool:
-        return self.calls.current is entry
-
-    def _show_entry(self, entry: CallEntry) -> None:
-        index = self.calls.calls.index(entry)
-        self.calls.selected = index
-        if self.call_picker.currentIndex() != index:
-            self.call_picker.blockSignals(True)
-            self.call_picker.setCurrentIndex(index)
-            self.call_picker.blockSignals(False)
-        self.log.clear()
-        self.log.add_records(list(entry.records))
-        self.takes.clear()
-        for take in entry.takes:
-            self.takes.add_take(take)
-        self.timeline.reset(entry.timeline, entry.now_samples)
-        self.timeline.ending_labels = entry.ending_labels
-        self.countdowns.reset()
-        self.countdowns.since = entry.since_sample
-        if entry.ending_text:
-            self.countdowns.ending.setText(entry.ending_text)
-            self.countdowns.ending.setStyleSheet(
-                "color: #2e7d32;" if entry.ending_ok else "color: #c62828;"
-            )
-
-    def _add_rows(self, entry: CallEntry, records: list[dict[str, Any]]) -> None:
-        entry.add_records(records)
-        if self._shown(entry):
-            self.log.add_records(records)
+        self.call_list.show_call(index)
 
     def _reset_views(self, title: str, origin: str, folder: Path | None, call_id: str) -> None:
         """A new call begins: a new entry (the others keep their history)."""
@@ -1253,8 +1108,8 @@ class MainWindow(QMainWindow):
         self._keys_at = {}
         self._stop_tone_endings = {}
         self.wave.clear()
-        self.live_call = self._new_entry(title, origin, folder, call_id)
-        self._refresh_call_labels()
+        self.live_call = self.call_list.new_entry(title, origin, folder, call_id)
+        self.call_list.refresh_labels()
 
     def _update_call_buttons(self) -> None:
         live = self.session is not None and self.session.running
@@ -1274,10 +1129,10 @@ class MainWindow(QMainWindow):
     # ================================================================== polling
 
     def poll(self) -> None:
-        """Timer: drain events and levels, repaint. Decides nothing (DESIGN.md rule 1)."""
+        """Timer: drain events and levels, repaint. Decides nothing (docs/design.md rule 1)."""
         self._drain_server_inbox()
         self._drain_device_events()
-        self._play_script()
+        self.player.play_due()
         self._show_wav_position()
         if self.alsa is not None and (self.alsa.underruns or self.alsa.other):
             self.underrun_label.setText(f"speaker underruns: {self.alsa.underruns}")
@@ -1375,7 +1230,7 @@ class MainWindow(QMainWindow):
         entry = self.live_call
         assert entry is not None
         entry.events.extend(events)
-        shown = self._shown(entry)
+        shown = self.call_list.shown(entry)
         ended_call = False
         for event in events:
             entry.timeline.add(event)
@@ -1402,14 +1257,12 @@ class MainWindow(QMainWindow):
                     event.total_samples,
                     event.delivered,
                 )
-                entry.takes.append(take)
-                if shown:
-                    self.takes.add_take(take)
+                self.call_list.add_take(entry, take)
             elif isinstance(event, ev.OperationEnded):
                 self._on_ended(event)
             elif isinstance(event, ev.CallEnded):
                 ended_call = True
-        self._add_rows(entry, [r for r in map(event_record, events) if r is not None])
+        self.call_list.add_rows(entry, [r for r in map(event_record, events) if r is not None])
         if ended_call:
             self._finish_session()
 
@@ -1433,15 +1286,9 @@ class MainWindow(QMainWindow):
         entry.ending_labels[event.operation_id] = f"{words} — {short}"
         entry.ending_ok = event.status == "completed"
         entry.ending_text = f"{event.kind} ended: {words}  —  {code}"
-        for take in entry.takes:
-            if take.operation_id == event.operation_id:
-                take.ended_words, take.code = words, code
-        if self._shown(entry):
-            self.countdowns.ending.setText(entry.ending_text)
-            self.countdowns.ending.setStyleSheet(
-                "color: #2e7d32;" if entry.ending_ok else "color: #c62828;"
-            )
-            self.takes.update_take(event.operation_id, words, code)
+        self.call_list.take_ended(entry, event.operation_id, words, code)
+        if self.call_list.shown(entry):
+            self.call_list.show_ending(entry)
 
     def _finish_session(self) -> None:
         if self.session is not None:
@@ -1454,12 +1301,13 @@ class MainWindow(QMainWindow):
                     entry.events.extend(rest)
                     for event in rest:
                         entry.timeline.add(event)
-                    self._add_rows(entry, [r for r in map(event_record, rest) if r is not None])
+                    records = [r for r in map(event_record, rest) if r is not None]
+                    self.call_list.add_rows(entry, records)
             if entry is not None:
                 entry.live = False
                 final = self.session.fed_samples
                 entry.now_samples = lambda: final
-                self._refresh_call_labels()
+                self.call_list.refresh_labels()
         self._update_call_buttons()
 
     # ================================================================== takes

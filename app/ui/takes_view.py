@@ -25,7 +25,12 @@ FloatArray = npt.NDArray[np.float32]
 
 
 class TakesView(QWidget):
-    """Lists takes; emits play/stop/export requests for the selected one."""
+    """Lists takes; emits play/stop/export requests for the selected one.
+
+    A thin view over a list of takes it does not own (``show_takes``: a ``CallEntry``'s
+    ``takes``, which the exports and the tests read too); it keeps no copy. The owner appends
+    or updates a take, then calls ``take_added`` or ``take_changed``.
+    """
 
     play_requested = Signal(object)
     stop_requested = Signal()
@@ -66,24 +71,36 @@ class TakesView(QWidget):
         self._update_buttons()
 
     def clear(self) -> None:
-        """Forget every take."""
-        self.takes = []
+        """Show an empty list of its own (the previously shown list is left as it is)."""
+        self.show_takes([])
+
+    def show_takes(self, takes: list[Take]) -> None:
+        """Show ``takes``, bound without a copy; the last one is selected."""
+        self.takes = takes
         self.list.clear()
         self.waveform.clear()
         self.heading.setText("Select a take to see and replay it.")
+        for i, take in enumerate(takes):
+            self.list.addItem(QListWidgetItem(f"Take {i + 1}: {take.title()}"))
+        if takes:
+            self.list.setCurrentRow(len(takes) - 1)
         self._update_buttons()
 
     def add_take(self, take: Take) -> None:
-        """Append a take and select it."""
+        """Append a take to the shown list and select it (a view used on its own)."""
         self.takes.append(take)
+        self.take_added()
+
+    def take_added(self) -> None:
+        """The owner appended a take: list it and select it."""
+        take = self.takes[-1]
         self.list.addItem(QListWidgetItem(f"Take {len(self.takes)}: {take.title()}"))
         self.list.setCurrentRow(len(self.takes) - 1)
 
-    def update_take(self, operation_id: str, words: str, code: str) -> None:
-        """Fill in how a take's operation ended (it arrives just after the recording)."""
+    def take_changed(self, operation_id: str) -> None:
+        """The owner filled in how a take's operation ended: show its new title."""
         for i, take in enumerate(self.takes):
             if take.operation_id == operation_id:
-                take.ended_words, take.code = words, code
                 self.list.item(i).setText(f"Take {i + 1}: {take.title()}")
                 if self.list.currentRow() == i:
                     self._select(i)

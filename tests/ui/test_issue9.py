@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ
 from app.core.timeline import Timeline
 from app.ui.app import APPLICATION, ORGANIZATION
+from app.ui.countdowns import FIRST_STEPS, FIRST_STEPS_PRESETS
 from app.ui.main_window import default_sessions_root
 from app.ui.timeline_view import TimelineView
 from app.ui.widgets import TakeWaveform
@@ -329,6 +333,22 @@ def test_sessions_live_in_a_plain_callsim_data_folder(qapp) -> None:
     assert "CallSim/callsim" not in root.as_posix()
 
 
+def test_doctor_reports_the_folder_where_sessions_are_recorded(tmp_path: Path) -> None:
+    # The doctor's Qt probe and the window share one definition (app.ui.app.default_data_dir).
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "doctor"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    lines = [t for t in done.stdout.splitlines() if t[6:].startswith("data folder ")]
+    assert lines, done.stdout + done.stderr
+    assert f"{tmp_path / 'callsim'} (sessions/ under it)" in lines[0]
+
+
 # -- 16: a silent take says so --------------------------------------------------------------------
 
 
@@ -375,6 +395,20 @@ def test_preset_plays_live_then_clear_and_bug_report(qtbot, tmp_path: Path) -> N
     assert window.log.records == [] and window.takes.takes == []
     assert window.session.running  # clearing asks nothing of the call
     qtbot.mouseClick(window.hangup_button, LEFT)
+
+
+def test_the_window_tells_a_new_user_how_to_get_each_ending(qtbot, tmp_path: Path) -> None:
+    # "A user who never used Graph should be able to get an 8509, an 8514 and an 8515 from the
+    # app in under two minutes without reading the README": the headline says where to click.
+    rig = Rig(qtbot, tmp_path)
+    window = rig.window
+    headline = window.countdowns.ending.text()
+    assert headline == FIRST_STEPS and "Presets" in headline
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    assert menus["Presets"] is window.presets_menu  # on the menu bar, not inside File
+    offered = {a.text() for a in window.presets_menu.actions()}
+    for code, stem in zip(("8509", "8514", "8515"), FIRST_STEPS_PRESETS, strict=True):
+        assert stem in headline and stem in offered and stem.startswith(code)
 
 
 # -- 3 and (c): a bot's call is an entry of the call list, shown properly; nothing is cleared ----

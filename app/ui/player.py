@@ -1,0 +1,124 @@
+"""File → Open and the presets: a scenario or a saved session loaded and played live.
+
+The first recordResponse body fills the request form; the caller's audio (``caller_track``)
+becomes the microphone, written as ``opened-caller.wav`` in the new session folder; the bot's
+actions and the caller's keys, gaps and hang-up are sent at their times as the call runs
+(``LiveScript``, asked at every poll). The window keeps the call; this keeps the script.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QFileDialog
+
+from app.audio.wav import write_wav
+from app.scenario.model import CallOptions, Scenario, ScenarioError, load_scenario
+from app.scenario.runner import caller_track
+from app.ui.script import LiveScript, absolute_prompts
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+
+def first_record_body(scenario: Scenario) -> Any:
+    """The first recordResponse's body (a saved session keeps it as raw text), or None."""
+    for entry in scenario.bot:
+        if entry.action != "recordResponse":
+            continue
+        if entry.raw_body is not None:
+            with contextlib.suppress(ValueError):
+                return json.loads(entry.raw_body)
+        return entry.body
+    return None
+
+
+class ScenarioPlayer:
+    """Opens a scenario into the window and sends its entries on time."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.script: LiveScript | None = None  # the opened scenario's entries still to play
+        # What the next call starts with (set by ``open``, taken by the window's start_call).
+        self._options: CallOptions | None = None
+        self._folder: Path | None = None
+
+    def take_pending(self) -> tuple[CallOptions | None, Path | None]:
+        """The opened scenario's call options and session folder, once."""
+        pending = (self._options, self._folder)
+        self._options = self._folder = None
+        return pending
+
+    def stop(self) -> None:
+        """Send nothing more (a new call)."""
+        self.script = None
+
+    def open(self, path: Path | None) -> Scenario | None:
+        """Load ``path`` (ask if None; a folder means its scenario.toml) and play it live.
+
+        A running call is hung up first. A file that does not load is said in the banner.
+        """
+        w = self.window
+        if path is None:
+            start = str(w.settings.value("open/dir", str(Path.home())))
+            chosen, _ = QFileDialog.getOpenFileName(
+                w, "Open scenario or saved session", start, "Scenario (*.toml)"
+            )
+            if not chosen:
+                return None
+            path = Path(chosen)
+            w.settings.setValue("open/dir", str(path.parent))
+        if path.is_dir():
+            path = path / "scenario.toml"
+        try:
+            scenario = load_scenario(path)
+            track = caller_track(scenario)
+        except (ScenarioError, OSError) as exc:
+            w.banner.show_message(f"Cannot open {path}: {exc}")
+            return None
+        first_body = first_record_body(scenario)
+        if isinstance(first_body, dict):
+            w.form.set_body(absolute_prompts(first_body, scenario.base_dir))
+        w.end_live_call()
+        folder = w.new_session_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        caller_wav = folder / "opened-caller.wav"
+        write_wav(caller_wav, track)
+        w.input_combo.setCurrentIndex(w.input_combo.findText("WAV file as microphone"))
+        w.input_file.setText(str(caller_wav))
+        self._options, self._folder = scenario.call, folder
+        if not w.start_call():
+            return None
+        self.script = LiveScript.of(scenario)
+        w.statusBar().showMessage(
+            f"Playing {scenario.name or path.name} live: {len(self.script.entries)} entries", 10000
+        )
+        w.countdowns.ending.setText(f"Opened: {scenario.name} — {scenario.description}".strip())
+        return scenario
+
+    def play_due(self) -> None:
+        """Send the opened scenario's entries whose time has come (from the window's poll)."""
+        script, session = self.script, self.window.session
+        if script is None or session is None or not session.running:
+            return
+        now = session.fed_samples
+        if script.media_back_at is not None and now >= script.media_back_at:
+            script.media_back_at = None
+            session.set_media_dropped(False)
+        for kind, payload in script.due(now):
+            if kind == "bot":
+                body = payload.raw_body.encode() if payload.raw_body is not None else payload.body
+                self.window.send_action(payload.action, body)
+            elif kind == "key":
+                key, entry = payload
+                session.press_key(key, entry.dtmf_mode)
+            elif kind == "no_media":
+                session.set_media_dropped(True)
+                script.media_back_at = now + payload
+            elif kind == "hangup":
+                session.hang_up()
+        if script.done:
+            self.script = None
