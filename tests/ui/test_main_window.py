@@ -17,7 +17,7 @@ from app.core.clock import ENGINE_RATE_HZ
 from app.scenario.model import load_scenario
 from app.scenario.output import event_record
 from app.scenario.runner import run_scenario
-from app.session.export import SessionSnapshot
+from app.session.export import SessionSnapshot, relocate_recordings
 from app.ui.app import open_settings
 from app.ui.main_window import WINDOW_TITLE, InputChoice, MainWindow
 
@@ -154,7 +154,11 @@ def test_full_flow_stop_key_log_replay_export(rig: Rig, qtbot, tmp_path: Path, m
     snapshot: SessionSnapshot = window.session.snapshot()
     engine_notes = [event_record(e) for e in snapshot.events if isinstance(e, ev.Notification)]
     exported = json.loads((export_dir / "notifications.json").read_text("utf-8"))
-    assert exported == engine_notes == rig.records("notification")
+    assert engine_notes == rig.records("notification")
+    # The saved copy's recordingLocation points at its own recordings/ (app/session/export.py).
+    saved_wavs = {op: export_dir / "recordings" / f"{op}.wav" for op in snapshot.recordings}
+    assert exported == relocate_recordings(engine_notes, snapshot.recordings, saved_wavs)
+    assert saved_wavs[take.operation_id].resolve().as_uri() in json.dumps(exported)
     responses = json.loads((export_dir / "responses.json").read_text("utf-8"))
     assert responses == [response]
     assert (export_dir / "recordings" / f"{take.operation_id}.wav").read_bytes() == (
