@@ -447,7 +447,7 @@ def _default_folders() -> tuple[str, str]:
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return (
         str(Path(config) / ORGANIZATION / f"{APPLICATION}.ini"),
-        str(Path(data) / ORGANIZATION / APPLICATION),
+        str(Path(data) / APPLICATION),  # app/ui/app.py default_data_dir(): ~/.local/share/callsim
     )
 
 
