@@ -5,40 +5,30 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from app.resources import icon_path
+from app.ui.paths import (
+    APPLICATION,
+    DATA_FOLDER,
+    DESKTOP_FILE_ID,
+    ORGANIZATION,
+    default_data_dir,
+    default_sessions_root,
+    open_settings,
+)
 
-ORGANIZATION = "CallSim"
-APPLICATION = "callsim"
-DESKTOP_FILE_ID = "io.github.callsim.CallSim"  # packaging/linux/<id>.desktop
-# The per-user data folder's own name (GenericDataLocation/<this>), so that it reads
-# ".../callsim", not Qt's "<organisation>/<application>" ("CallSim/callsim"). The one
-# definition: the window records sessions under it and the doctor's Qt probe reports it.
-DATA_FOLDER = APPLICATION
-
-
-def default_data_dir() -> Path:
-    """The per-user data folder, e.g. ~/.local/share/callsim."""
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
-    return Path(base) / DATA_FOLDER if base else Path.home() / f".{DATA_FOLDER}"
-
-
-def default_sessions_root() -> Path:
-    """Where live sessions are recorded (per user)."""
-    return default_data_dir() / "sessions"
-
-
-def open_settings(settings_path: Path | None) -> QSettings:
-    """An INI QSettings at ``settings_path``, or the per-user default."""
-    if settings_path is not None:
-        settings_path.parent.mkdir(parents=True, exist_ok=True)
-        return QSettings(str(settings_path), QSettings.Format.IniFormat)
-    return QSettings(
-        QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
-    )
+__all__ = [
+    "APPLICATION",
+    "DATA_FOLDER",
+    "DESKTOP_FILE_ID",
+    "ORGANIZATION",
+    "default_data_dir",
+    "default_sessions_root",
+    "open_settings",
+    "run_gui",
+]
 
 
 def run_gui(settings_path: Path | None) -> int:

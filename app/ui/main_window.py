@@ -70,7 +70,6 @@ from app.session.export import (
     request_record,
 )
 from app.session.live import LiveSession, drain_queue
-from app.ui.app import DATA_FOLDER, default_data_dir, default_sessions_root
 from app.ui.call_list_panel import CallListPanel
 from app.ui.caller_panel import CallerAudioPanel
 from app.ui.countdowns import TIMER_LANES, CountdownPanel
@@ -87,6 +86,7 @@ from app.ui.exports import Exports
 from app.ui.keypad import Keypad
 from app.ui.log_view import LogView
 from app.ui.models.calls import CallEntry
+from app.ui.paths import DATA_FOLDER, default_data_dir, default_sessions_root
 from app.ui.player import ScenarioPlayer
 from app.ui.request_form import RequestForm
 from app.ui.script import LiveScript

@@ -11,17 +11,34 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLineEdit, QStatusBar, QWidget
 
 from app.audio.wav import write_wav
 from app.scenario.model import CallOptions, Scenario, ScenarioError, load_scenario
 from app.scenario.runner import caller_track
+from app.session.live import LiveSession
 from app.ui.script import LiveScript, absolute_prompts
 
-if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+
+class PlayerWindow(Protocol):
+    """What the player uses of the main window (a protocol: the window imports the player)."""
+
+    settings: QSettings
+    banner: Any
+    form: Any
+    countdowns: Any
+    input_combo: QComboBox
+    input_file: QLineEdit
+    session: LiveSession | None
+
+    def end_live_call(self) -> None: ...
+    def new_session_folder(self) -> Path: ...
+    def start_call(self) -> bool: ...
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
+    def send_action(self, action: str, body: dict[str, Any]) -> None: ...
 
 
 def first_record_body(scenario: Scenario) -> Any:
@@ -39,7 +56,7 @@ def first_record_body(scenario: Scenario) -> Any:
 class ScenarioPlayer:
     """Opens a scenario into the window and sends its entries on time."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: PlayerWindow) -> None:
         self.window = window
         self.script: LiveScript | None = None  # the opened scenario's entries still to play
         # What the next call starts with (set by ``open``, taken by the window's start_call).
@@ -64,8 +81,9 @@ class ScenarioPlayer:
         w = self.window
         if path is None:
             start = str(w.settings.value("open/dir", str(Path.home())))
+            parent = w if isinstance(w, QWidget) else None  # the window is one
             chosen, _ = QFileDialog.getOpenFileName(
-                w, "Open scenario or saved session", start, "Scenario (*.toml)"
+                parent, "Open scenario or saved session", start, "Scenario (*.toml)"
             )
             if not chosen:
                 return None
