@@ -20,6 +20,7 @@ from typing import Any
 
 from app.core import events as ev
 from app.core.clock import samples_to_seconds, seconds_to_samples
+from app.scenario.values import show_value
 
 EXPECT_KEYS = ("op", "status", "code", "subcode", "at")
 # "dropped": the operation ended without any notification (a caller hang-up under the
@@ -42,26 +43,16 @@ class ExpectationError(ValueError):
         self.problem = problem
 
 
-def _show(value: object) -> str:
-    """A short one-line rendering of a value for an error message."""
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 63:
-        return f"an integer of {value.bit_length()} bits"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _seconds(value: object, where: str, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ExpectationError(where, f"'{key}' must be a number of seconds, got {_show(value)}")
+        raise ExpectationError(
+            where, f"'{key}' must be a number of seconds, got {show_value(value)}"
+        )
     if isinstance(value, float) and not math.isfinite(value):
-        raise ExpectationError(where, f"'{key}' must be a finite number, got {_show(value)}")
+        raise ExpectationError(where, f"'{key}' must be a finite number, got {show_value(value)}")
     if not 0 <= value <= MAX_TIME_S:
         raise ExpectationError(
-            where, f"'{key}' must be 0 .. {MAX_TIME_S:g} s (24 h), got {_show(value)}"
+            where, f"'{key}' must be 0 .. {MAX_TIME_S:g} s (24 h), got {show_value(value)}"
         )
     return float(value)
 
@@ -143,18 +134,20 @@ def parse_expectations(raw: object, bot_raw: Sequence[object]) -> tuple[Expectat
         extra = sorted(set(entry) - set(EXPECT_KEYS))
         if extra:
             allowed = ", ".join(sorted(EXPECT_KEYS))
-            raise ExpectationError(where, f"unknown key {_show(extra[0])} (allowed: {allowed})")
+            raise ExpectationError(
+                where, f"unknown key {show_value(extra[0])} (allowed: {allowed})"
+            )
         op = entry.get("op")
         if not isinstance(op, str) or not op:
             raise ExpectationError(
-                where, f"'op' must be a clientContext or \"#N\", got {_show(op)}"
+                where, f"'op' must be a clientContext or \"#N\", got {show_value(op)}"
             )
         bot_index = _bot_index(op, contexts, where)
         status = entry.get("status")
         if status is not None and status not in EXPECT_STATUSES:
             raise ExpectationError(
                 where,
-                f"'status' must be one of {', '.join(EXPECT_STATUSES)}, got {_show(status)}",
+                f"'status' must be one of {', '.join(EXPECT_STATUSES)}, got {show_value(status)}",
             )
         code = _result_code(entry, "code", where)
         subcode = _result_code(entry, "subcode", where)
@@ -163,7 +156,7 @@ def parse_expectations(raw: object, bot_raw: Sequence[object]) -> tuple[Expectat
             window = entry["at"]
             if not isinstance(window, list) or len(window) != 2:
                 raise ExpectationError(
-                    where, f"'at' must be [lo, hi] in seconds, got {_show(window)}"
+                    where, f"'at' must be [lo, hi] in seconds, got {show_value(window)}"
                 )
             lo = _seconds(window[0], where, "at[0]")
             hi = _seconds(window[1], where, "at[1]")
@@ -188,12 +181,12 @@ def _bot_index(op: str, contexts: list[str | None], where: str) -> int:
         return number
     matches = [i for i, c in enumerate(contexts, 1) if c == op]
     if not matches:
-        raise ExpectationError(where, f"'op' {_show(op)}: no [[bot]] has this clientContext")
+        raise ExpectationError(where, f"'op' {show_value(op)}: no [[bot]] has this clientContext")
     if len(matches) > 1:
         raise ExpectationError(
             where,
-            f"'op' {_show(op)}: [[bot]] #{matches[0]} and #{matches[1]} share this clientContext;"
-            ' name one as "#N"',
+            f"'op' {show_value(op)}: [[bot]] #{matches[0]} and #{matches[1]} share this "
+            'clientContext; name one as "#N"',
         )
     return matches[0]
 
@@ -204,7 +197,7 @@ def _result_code(entry: dict[str, Any], key: str, where: str) -> int | None:
     value = entry[key]
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RESULT_CODE:
         raise ExpectationError(
-            where, f"'{key}' must be an integer 0 .. {MAX_RESULT_CODE}, got {_show(value)}"
+            where, f"'{key}' must be an integer 0 .. {MAX_RESULT_CODE}, got {show_value(value)}"
         )
     return value
 

@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 
 from app.core.clock import seconds_to_samples
 from app.scenario.expect import Expectation, ExpectationError, parse_expectations
+from app.scenario.values import show_value
 
 DtmfMode = Literal["both", "in-band", "out-of-band"]
 DTMF_MODES: tuple[DtmfMode, ...] = ("both", "in-band", "out-of-band")
@@ -156,19 +157,6 @@ _CALLER_KIND_KEYS = {
 }
 
 
-def _show(value: object) -> str:
-    """A short, one-line, always printable rendering of a scenario value for an error message."""
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 63:
-        # repr() of a TOML hex literal of 20 000 bits would raise (int max str digits).
-        return f"an integer of {value.bit_length()} bits"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _number(
     value: object,
     where: str,
@@ -182,29 +170,31 @@ def _number(
     """A finite int or float within [minimum, maximum]; TOML booleans are not numbers."""
     what = "a number of seconds" if unit == "s" else f"a number ({unit})"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ScenarioError(path, where, f"'{key}' must be {what}, got {_show(value)}")
+        raise ScenarioError(path, where, f"'{key}' must be {what}, got {show_value(value)}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ScenarioError(path, where, f"'{key}' must be a finite number, got {_show(value)}")
+        raise ScenarioError(
+            path, where, f"'{key}' must be a finite number, got {show_value(value)}"
+        )
     # Compared before float(): an int of any size compares exactly and never overflows.
     if value < minimum:
         raise ScenarioError(
-            path, where, f"'{key}' must be >= {minimum:g} {unit}, got {_show(value)}"
+            path, where, f"'{key}' must be >= {minimum:g} {unit}, got {show_value(value)}"
         )
     if value > maximum:
         limit = f"{maximum:g} {unit}" + (" (24 h)" if maximum == MAX_TIME_S else "")
-        raise ScenarioError(path, where, f"'{key}' must be <= {limit}, got {_show(value)}")
+        raise ScenarioError(path, where, f"'{key}' must be <= {limit}, got {show_value(value)}")
     return float(value)
 
 
 def _bool(value: object, where: str, key: str, path: Path) -> bool:
     if not isinstance(value, bool):
-        raise ScenarioError(path, where, f"'{key}' must be true or false, got {_show(value)}")
+        raise ScenarioError(path, where, f"'{key}' must be true or false, got {show_value(value)}")
     return value
 
 
 def _text(value: object, where: str, key: str, path: Path, *, max_chars: int) -> str:
     if not isinstance(value, str):
-        raise ScenarioError(path, where, f"'{key}' must be a string, got {_show(value)}")
+        raise ScenarioError(path, where, f"'{key}' must be a string, got {show_value(value)}")
     if len(value) > max_chars:
         raise ScenarioError(
             path, where, f"'{key}' must be at most {max_chars} characters, got {len(value)}"
@@ -215,7 +205,7 @@ def _text(value: object, where: str, key: str, path: Path, *, max_chars: int) ->
 def _choice(value: object, choices: tuple[str, ...], where: str, key: str, path: Path) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ScenarioError(
-            path, where, f"'{key}' must be one of {', '.join(choices)}, got {_show(value)}"
+            path, where, f"'{key}' must be one of {', '.join(choices)}, got {show_value(value)}"
         )
     return value
 
@@ -224,7 +214,9 @@ def _unknown(table: dict[str, Any], allowed: set[str], where: str, path: Path) -
     extra = sorted(set(table) - allowed)
     if extra:
         raise ScenarioError(
-            path, where, f"unknown key {_show(extra[0])} (allowed: {', '.join(sorted(allowed))})"
+            path,
+            where,
+            f"unknown key {show_value(extra[0])} (allowed: {', '.join(sorted(allowed))})",
         )
 
 
@@ -328,7 +320,7 @@ def _parse_call(table: object, path: Path) -> CallOptions:
         isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED
     ):
         raise ScenarioError(
-            path, where, f"'seed' must be an integer from 0 to 2**63-1, got {_show(seed)}"
+            path, where, f"'seed' must be an integer from 0 to 2**63-1, got {show_value(seed)}"
         )
     return CallOptions(
         vad=vad,
@@ -430,7 +422,7 @@ def _parse_caller(entry: object, index: int, path: Path) -> CallerEntry:
         if not isinstance(audio, str) or not audio:
             raise ScenarioError(path, where, "'audio' must be a non-empty path string")
         if len(audio) > MAX_PATH_CHARS or "\x00" in audio:
-            raise ScenarioError(path, where, f"'audio' is not a usable path: {_show(audio)}")
+            raise ScenarioError(path, where, f"'audio' is not a usable path: {show_value(audio)}")
         audio_path = Path(audio)
         if not audio_path.is_absolute():
             audio_path = path.parent / audio_path
@@ -438,9 +430,11 @@ def _parse_caller(entry: object, index: int, path: Path) -> CallerEntry:
             # Only that it exists: the audio is read by the runner, after every check passed.
             found = audio_path.is_file()
         except OSError as exc:  # e.g. a path component longer than NAME_MAX
-            raise ScenarioError(path, where, f"audio file {_show(audio)}: {exc.strerror}") from None
+            raise ScenarioError(
+                path, where, f"audio file {show_value(audio)}: {exc.strerror}"
+            ) from None
         if not found:
-            raise ScenarioError(path, where, f"audio file {_show(audio)} not found")
+            raise ScenarioError(path, where, f"audio file {show_value(audio)} not found")
         return CallerEntry(at_s, audio=audio_path, gain_db=gain)
     if kind == "dtmf":
         keys = entry["dtmf"]
@@ -482,5 +476,7 @@ def _parse_caller(entry: object, index: int, path: Path) -> CallerEntry:
             )
         return CallerEntry(at_s, no_media_s=no_media_s)
     if entry["hangup"] is not True:
-        raise ScenarioError(path, where, f"'hangup' must be true, got {_show(entry['hangup'])}")
+        raise ScenarioError(
+            path, where, f"'hangup' must be true, got {show_value(entry['hangup'])}"
+        )
     return CallerEntry(at_s, hangup=True)
