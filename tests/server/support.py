@@ -185,6 +185,29 @@ def operation_done(operation_id: str) -> Callable[[dict[str, Any]], bool]:
     return match
 
 
+async def record_and_download(
+    http: Any, receiver: Receiver, graph: str, call_id: str, body: dict[str, Any]
+) -> tuple[dict[str, Any], bytes]:
+    """POST recordResponse on an established call, wait for its 8514 ending, download the WAV.
+
+    Returns the ending's resourceData and the recording's bytes (asserting 200 on both requests).
+    """
+    async with http.post(
+        f"{graph}/communications/calls/{call_id}/recordResponse", json=body
+    ) as resp:
+        assert resp.status == 200
+        op_id = (await resp.json())["id"]
+    done = await receiver.wait_item(operation_done(op_id), timeout_s=30)
+    data: dict[str, Any] = done["resourceData"]
+    assert data["resultInfo"]["subcode"] == 8514, data
+    async with http.get(
+        data["recordingLocation"],
+        headers={"Authorization": f"Bearer {data['recordingAccessToken']}"},
+    ) as resp:
+        assert resp.status == 200
+        return data, await resp.read()
+
+
 def make_server(
     script: CallerScript | None = None,
     *,

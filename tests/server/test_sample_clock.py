@@ -26,7 +26,7 @@ from app.server.server import GraphServer
 from tests.server.support import (
     Receiver,
     create_body,
-    operation_done,
+    record_and_download,
     speaking_script,
     state_is,
 )
@@ -60,20 +60,8 @@ def test_concurrent_callers_answers_land_on_their_calls_sample_clocks(
             call_id = (await resp.json())["id"]
         await receiver.wait_item(state_is(call_id, "established"), timeout_s=30)
         await asyncio.sleep(0.03 * n)  # a different capture start for every call
-        async with http.post(
-            f"{graph}/communications/calls/{call_id}/recordResponse", json=RECORD
-        ) as resp:
-            assert resp.status == 200
-            op_id = (await resp.json())["id"]
-        done = await receiver.wait_item(operation_done(op_id), timeout_s=30)
-        data = done["resourceData"]
-        assert data["resultInfo"]["subcode"] == 8514, data
-        async with http.get(
-            data["recordingLocation"],
-            headers={"Authorization": f"Bearer {data['recordingAccessToken']}"},
-        ) as resp:
-            assert resp.status == 200
-            samples, rate_hz = sf.read(io.BytesIO(await resp.read()), dtype="int16")
+        _, wav = await record_and_download(http, receiver, graph, call_id, RECORD)
+        samples, rate_hz = sf.read(io.BytesIO(wav), dtype="int16")
         assert rate_hz == 16000
         return samples
 
