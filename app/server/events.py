@@ -60,7 +60,12 @@ class CallStateChanged:
 
 @dataclass(frozen=True, slots=True)
 class RequestLogged:
-    """One HTTP request the endpoint answered."""
+    """One HTTP request the endpoint answered.
+
+    ``auth_scheme`` is the scheme of the request's ``Authorization`` header ("Bearer") when it
+    carried credentials, else None: what a bot's client really sent (some Graph clients drop
+    the header for hosts they do not trust, README "HTTPS"). The token itself is not kept.
+    """
 
     method: str
     path: str
@@ -68,6 +73,7 @@ class RequestLogged:
     latency_ms: float
     call_id: str | None
     wall_time_s: float
+    auth_scheme: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The headless-log record."""
@@ -78,6 +84,7 @@ class RequestLogged:
             "status": self.status,
             "latencyMs": round(self.latency_ms, 1),
             "callId": self.call_id,
+            "auth": self.auth_scheme,
             "wallTime": round(self.wall_time_s, 3),
         }
 

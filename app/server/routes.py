@@ -55,6 +55,12 @@ CALL_ACTIONS = ("answer", "reject", "keepAlive")
 _ACTION_NAMES = {name.lower(): name for name in (*MEDIA_ACTIONS, *CALL_ACTIONS)}
 
 
+def auth_scheme(authorization: str | None) -> str | None:
+    """The scheme of an Authorization header that carries credentials ("Bearer"), else None."""
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    return scheme if scheme and credentials.strip() else None
+
+
 class GraphRoutes:
     """The endpoint's aiohttp handlers and middleware (no state of their own)."""
 
@@ -131,6 +137,7 @@ class GraphRoutes:
                 (time.perf_counter() - start) * 1000.0,
                 request.get(CALL_ID),
                 time.time(),
+                auth_scheme(request.headers.get("Authorization")),
             )
         )
         response.headers.update(self._guard.cors_headers(request))
