@@ -32,7 +32,9 @@ class PlayerWindow(Protocol):
     countdowns: Any
     input_combo: QComboBox
     input_file: QLineEdit
-    session: LiveSession | None
+
+    @property
+    def session(self) -> LiveSession | None: ...
 
     def end_live_call(self) -> None: ...
     def new_session_folder(self) -> Path: ...
