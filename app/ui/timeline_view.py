@@ -260,6 +260,32 @@ class TimelineView(QWidget):
             rects.append((QRectF(left, top, w, metrics.height()), text))
         return rects
 
+    def key_label_rects(self) -> list[tuple[QRectF, str]]:
+        """Where each visible key's name is drawn: right of its tick, or left if no room.
+
+        A key at the right edge (a view scrolled back, or zoomed) keeps its whole name on the
+        left of its tick instead of being cut off by the widget's edge.
+        """
+        t0, t1 = self.visible_range()
+        label_x = self.label_width()
+        plot_w = max(1.0, self.width() - label_x - 8)
+        lane_h = (self.height() - HEADER_PX) / len(LANES)
+        y = HEADER_PX + [lane.key for lane in LANES].index("keys") * lane_h
+        metrics = self._font_set()[2]
+        rects: list[tuple[QRectF, str]] = []
+        for at, key, sources in self.timeline.keys:
+            if not t0 <= at <= t1:
+                continue
+            x = label_x + (at - t0) / (t1 - t0) * plot_w
+            suffix = "" if len(sources) > 1 else (" (in)" if "inBand" in sources else " (out)")
+            text = f"{key}{suffix}"
+            w = metrics.horizontalAdvance(text) + 2
+            left = x + LABEL_PAD_PX
+            if left + w > self.width():
+                left = max(label_x, x - LABEL_PAD_PX - w)
+            rects.append((QRectF(left, y, w, lane_h), text))
+        return rects
+
     def _bold_font(self) -> QFont:
         return self._font_set()[1]
 
@@ -325,16 +351,18 @@ class TimelineView(QWidget):
             if row is None:
                 continue
             self._paint_span(p, span, row, lane_h, now, x_of)
-        # Keys: a tick and the key's name.
-        key_row = rows["keys"]
-        for at, key, sources in self.timeline.keys:
-            x = x_of(at)
-            y = HEADER_PX + key_row * lane_h
-            p.setPen(QPen(QColor(LANE_COLOURS["keys"]), 3))
-            p.drawLine(QPointF(x, y + 3), QPointF(x, y + lane_h - 3))
-            p.setPen(TEXT)
-            suffix = "" if len(sources) > 1 else (" (in)" if "inBand" in sources else " (out)")
-            p.drawText(QPointF(x + 4, y + lane_h * 0.7), f"{key}{suffix}")
+        # Keys: a tick, and the key's name beside it (left of it at the right edge).
+        key_y = HEADER_PX + rows["keys"] * lane_h
+        p.setPen(QPen(QColor(LANE_COLOURS["keys"]), 3))
+        p.drawLines(
+            [
+                QLineF(x_of(at), key_y + 3, x_of(at), key_y + lane_h - 3)
+                for at, _key, _sources in self.timeline.keys
+            ]
+        )
+        p.setPen(TEXT)
+        for rect, text in self.key_label_rects():
+            p.drawText(rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), text)
         # Endings: a red line across every lane, its label in words and code on a dark plate.
         for at, _reason, _subcode, _op_id in self.timeline.endings:
             x = x_of(at)

@@ -223,6 +223,30 @@ def test_timeline_scrolls_back_zooms_and_keeps_labels_inside(qtbot) -> None:
     assert view.visible_range()[1] >= 60 * ENGINE_RATE_HZ
 
 
+def test_a_key_at_the_timelines_right_edge_keeps_its_whole_name(qtbot) -> None:
+    view = TimelineView()
+    qtbot.addWidget(view)
+    view.resize(700, 300)
+    view.show()
+    timeline = Timeline()
+    view.reset(timeline, lambda: 60 * ENGINE_RATE_HZ)
+    view.set_follow_live(False)  # scrolled to where the window ends at the last key
+    t1 = view.visible_range()[1]
+    timeline.keys.append((t1, "#", ("outOfBand",)))  # a key at the very end of the view
+    timeline.keys.append((t1 - 10 * ENGINE_RATE_HZ, "5", ("inBand", "outOfBand")))
+    rects = view.key_label_rects()
+    assert [text for _, text in rects] == ["# (out)", "5"]
+    widget = QRect(view.rect())
+    for rect, _ in rects:
+        assert widget.contains(rect.toRect()) and rect.left() >= view.label_width()
+    (edge, _), (middle, _) = rects
+    tick_x = view.width() - 8  # t1 is the plot's right end
+    assert edge.right() <= tick_x  # the edge key's name moved left of its tick
+    assert middle.left() > tick_x - 10 * ENGINE_RATE_HZ / (t1 - view.visible_range()[0]) * (
+        tick_x - view.label_width()
+    )  # a key with room keeps its name on the right of its tick
+
+
 # -- 7: the View menu works; presenter mode ------------------------------------------------------
 
 
