@@ -14,6 +14,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from app.graph.requests import PlayPromptRequest, RecordResponseRequest
+
 TimerName = Literal["initialSilence", "maxSilence", "maxDuration", "mediaReceive"]
 OperationKind = Literal["recordResponse", "playPrompt"]
 KeySource = Literal["inBand", "outOfBand"]
@@ -65,10 +67,18 @@ class Notification(Event):
 
 @dataclass(frozen=True, slots=True)
 class OperationStarted(Event):
-    """An operation left the queue and began (its prompt, beep or capture starts now)."""
+    """An operation left the queue and began (its prompt, beep or capture starts now).
+
+    ``request`` is the parsed body the operation runs with (the bot's, however it came: the
+    GUI's form or HTTP through the endpoint), so that a consumer can word its ending with the
+    timers it ran ("max silence: 2 s pause after speech"). Not part of any record or equality.
+    """
 
     operation_id: str
     kind: OperationKind
+    request: RecordResponseRequest | PlayPromptRequest | None = field(
+        default=None, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True, slots=True)

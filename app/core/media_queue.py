@@ -18,7 +18,7 @@ from app.core import events as ev
 from app.core.config import CallConfig
 from app.core.graph_view import ended_resource
 from app.core.media import LoadedPrompt, PromptLoadError
-from app.core.operations import Operation, RecordOperation
+from app.core.operations import Operation, PlayPromptOperation, RecordOperation
 from app.core.prompt_stage import PromptStage, Slot
 from app.graph import payloads
 from app.graph.results import Ending, result_for
@@ -94,7 +94,8 @@ class MediaQueue:
 
     def _start(self, op: Operation, at: int) -> None:
         op.started_at = at
-        self._emit(ev.OperationStarted(at, op.operation_id, op.kind))
+        request = op.request if isinstance(op, RecordOperation | PlayPromptOperation) else None
+        self._emit(ev.OperationStarted(at, op.operation_id, op.kind, request))
         slots = self._prompts.begin(op)
         if slots is not None:  # else it waits, phase "loading", for prompt_loaded
             self._play_prompts(op, at, slots)

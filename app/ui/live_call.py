@@ -9,7 +9,6 @@ on screen. A new call is a new entry; nothing of an older one is cleared.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,8 +20,7 @@ from PySide6.QtWidgets import QMessageBox, QStatusBar, QWidget
 from app.audio.devices import InputDevice
 from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ
-from app.graph.errors import GraphError
-from app.graph.requests import RecordResponseRequest, parse_record_response
+from app.graph.requests import RecordResponseRequest
 from app.graph.results import RESULTS, Ending
 from app.scenario.model import CallOptions
 from app.scenario.output import event_record
@@ -60,8 +58,6 @@ class LiveCall:
         self.entry: CallEntry | None = None
         self.last_request: dict[str, Any] | None = None
         self.last_response: ev.ActionResponse | None = None
-        self._sent: list[tuple[str, Any]] = []  # (action, body) awaiting their responses
-        self._requests_by_op: dict[str, RecordResponseRequest] = {}
         self._keys_at: dict[int, str] = {}  # key press sample -> key
         self._stop_tone_endings: dict[int, ev.OperationEnded] = {}
         # Wall time of the log's t = 0 for endpoint rows: the current call's start.
@@ -157,8 +153,6 @@ class LiveCall:
         """A new call begins: a new entry (the others keep their history)."""
         if self.entry is not None:
             self.entry.live = False
-        self._sent = []
-        self._requests_by_op = {}
         self.last_request = None
         self.last_response = None
         self._keys_at = {}
@@ -218,7 +212,6 @@ class LiveCall:
         if not self.running and not self.start():
             return
         assert self.session is not None
-        self._sent.append((action, body))
         self.last_request = request_record(
             self.session.call.config.graph_base_url,
             self.session.call_id,
@@ -270,8 +263,12 @@ class LiveCall:
         for event in events:
             entry.timeline.add(event)
             if isinstance(event, ev.ActionResponse):
-                self._on_response(event)
+                self.last_response = event
             elif isinstance(event, ev.OperationStarted):
+                # The request the engine parsed, the GUI's or a bot's through the endpoint
+                # alike: its ending is worded with the timers it ran.
+                if event.request is not None:
+                    entry.requests[event.operation_id] = event.request
                 entry.since_sample = event.sample_index
                 entry.ending_text = f"{event.kind} running …"
                 entry.ending_ok = None
@@ -301,21 +298,15 @@ class LiveCall:
         if ended_call:
             self.finish()
 
-    def _on_response(self, event: ev.ActionResponse) -> None:
-        action, body = self._sent.pop(0) if self._sent else (event.action, None)
-        self.last_response = event
-        if event.status == 200 and event.operation_id and action == "recordResponse":
-            with contextlib.suppress(GraphError):  # a 200 always parsed; be safe anyway
-                self._requests_by_op[event.operation_id] = parse_record_response(body)
-
     def _on_ended(self, event: ev.OperationEnded) -> None:
         entry = self.entry
         assert entry is not None
-        request = self._requests_by_op.get(event.operation_id)
+        request = entry.requests.get(event.operation_id)
         key = self._keys_at.get(event.sample_index)
         if event.subcode == STOP_TONE_SUBCODE and key is None:
             self._stop_tone_endings[event.sample_index] = event
-        words = ending_in_words(event, request, key)
+        record = request if isinstance(request, RecordResponseRequest) else None
+        words = ending_in_words(event, record, key)
         code = code_text(event)
         short = "dropped" if event.status == "dropped" else f"{event.code}/{event.subcode}"
         entry.ending_labels[event.operation_id] = f"{words} — {short}"

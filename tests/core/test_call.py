@@ -502,3 +502,15 @@ def test_one_stop_key_ends_one_recording_only() -> None:
         (first.operation_id, 8514, 1.0),
         (second.operation_id, 8515, 3.0),
     ]
+
+
+def test_operation_started_carries_the_parsed_request() -> None:
+    """Whoever sent the body (the GUI's form or a bot over HTTP), a consumer of the events can
+    word the ending with the timers the operation ran (app/ui/live_call.py)."""
+    call = new_call()
+    call.action("recordResponse", record_body(maxSilenceTimeoutInSeconds=2))
+    run = feed_all(call, track(("s", 0.5), ("v", 1.0), ("s", 3.0)))
+    [record] = run.of(ev.OperationStarted)
+    assert record.request is not None and record.request.max_silence_timeout_s == 2
+    # Not part of the event's value: records and equality are as before.
+    assert record == ev.OperationStarted(record.sample_index, record.operation_id, record.kind)

@@ -506,6 +506,46 @@ def test_bot_call_joins_the_call_list_without_clearing_the_gui_call(qtbot, tmp_p
     assert "200/8514" in window.countdowns.ending.text()
 
 
+def test_a_bot_calls_ending_is_worded_with_its_timer_like_the_guis(qtbot, tmp_path) -> None:
+    """The bot's body reaches the engine over HTTP, not through the form: the ending still
+    says which timer ran out and its value, as for the GUI's own call."""
+    from tests.server.support import create_body
+    from tests.ui.test_endpoint_log import ReceiverThread, _op_done, _post
+
+    rig = Rig(qtbot, tmp_path)
+    window = rig.window
+    _file_input(rig)
+    qtbot.mouseClick(window.endpoint_toggle, LEFT)
+    graph = window.endpoint_url.text()
+    with ReceiverThread() as bot:
+        try:
+            status, call = _post(f"{graph}/communications/calls", create_body(bot.url()))
+            assert status == 201
+            qtbot.waitUntil(lambda: window._served_call_id == call["id"], timeout=WAIT_MS)
+            body = {
+                "playBeep": False,
+                "maxSilenceTimeoutInSeconds": 2,
+                "maxRecordDurationInSeconds": 30,
+            }
+            url = f"{graph}/communications/calls/{call['id']}/recordResponse"
+            status, operation = _post(url, body)
+            assert status == 200
+            done = _op_done(operation["id"])
+            for _ in range(40):  # the answer (3.8 s), then 2 s of silence
+                rig.advance(0.25)
+                if any(map(done, bot.items())):
+                    break
+            qtbot.waitUntil(lambda: "200/8509" in window.countdowns.ending.text(), timeout=WAIT_MS)
+        finally:
+            window.endpoint_toggle.setChecked(False)
+    bot_call = window.calls.current
+    assert bot_call is not None and bot_call.origin == "bot"
+    words = "max silence: 2 s pause after speech"
+    assert window.countdowns.ending.text().startswith(f"recordResponse ended: {words}  —  200/8509")
+    assert window.timeline.ending_labels[operation["id"]] == f"{words} — 200/8509"
+    assert bot_call.takes[0].ended_words == words
+
+
 def test_a_saved_session_opens_and_plays_live_to_the_same_ending(qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from app.core import events as ev
 from app.core.timeline import Timeline
+from app.graph.requests import PlayPromptRequest, RecordResponseRequest
 from app.ui.models.takes import Take
 
 
@@ -33,6 +34,9 @@ class CallEntry:
     records: list[dict[str, Any]] = field(default_factory=list)  # log rows, by time
     takes: list[Take] = field(default_factory=list)
     request_records: list[dict[str, Any]] = field(default_factory=list)
+    # Operation id -> the request the engine parsed for it (from OperationStarted): endings
+    # are worded with its timers, whoever sent it (the GUI or a bot through the endpoint).
+    requests: dict[str, RecordResponseRequest | PlayPromptRequest] = field(default_factory=dict)
     ending_text: str = ""
     ending_ok: bool | None = None
     ending_labels: dict[str, str] = field(default_factory=dict)
