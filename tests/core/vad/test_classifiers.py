@@ -19,7 +19,7 @@ from app.core.vad.base import (
     make_classifier,
 )
 from app.core.vad.endpointer import Endpointer
-from app.core.vad.energy import NOISE_WINDOW_S, EnergyClassifier
+from app.core.vad.energy import END_DROP_DB, NOISE_WINDOW_S, EnergyClassifier
 from app.core.vad.webrtc import WebRtcClassifier
 from tests.bench.vad_eval import Clip, frame_labels, load_clips
 
@@ -169,6 +169,57 @@ def test_energy_keeps_a_final_consonant_for_at_most_240_ms(hiss_s: float, kept_f
     assert speech_frames_after(classify_all(EnergyClassifier(), signal), 1.4) == kept_frames
 
 
+def voiced_then_tail(tail_drop_db: float) -> Signal:
+    """Noise at −60 dBFS; from 1 s a 700 Hz "vowel" at −25 dBFS for 1 s, then the same tone
+    tail_drop_db lower for 0.4 s: a reverberant or murmured tail, in band, far over the noise."""
+    signal = noise(-60.0, 3.0, seed=6)
+    start = seconds(1.0)
+    signal[start : start + seconds(1.0)] += sine(700.0, -25.0, 1.0)
+    start += seconds(1.0)
+    signal[start : start + seconds(0.4)] += sine(700.0, -25.0 - tail_drop_db, 0.4)
+    return signal
+
+
+def test_energy_relative_end_drops_a_tail_far_under_the_speech_level() -> None:
+    # docs/dsp.md §3.3: a tail 20 dB under the talker's speech level but 15 dB over the noise is
+    # speech for the noise-floor rule (20 frames) and not for the relative end (END_DROP_DB 15).
+    signal = voiced_then_tail(20.0)
+    assert speech_frames_after(classify_all(EnergyClassifier(), signal), 2.0) == 20
+    relative = EnergyClassifier(end_drop_db=END_DROP_DB)
+    assert speech_frames_after(classify_all(relative, signal), 2.0) == 0
+    # A tail 10 dB down is within the drop: still speech, like the rest of the word.
+    near = voiced_then_tail(10.0)
+    assert (
+        speech_frames_after(classify_all(EnergyClassifier(end_drop_db=END_DROP_DB), near), 2.0)
+        == 20
+    )
+
+
+@pytest.mark.parametrize(("hiss_s", "kept_frames"), [(0.1, 5), (0.6, 12)])
+def test_energy_relative_end_keeps_a_final_consonant(hiss_s: float, kept_frames: int) -> None:
+    # The "s" above the band is far under the band's speech level but not under the out-of-band
+    # level's (END_DROP_HIGH_DB): the extension keeps it, still for at most EXTEND_MAX_S.
+    signal = voiced_then_hiss(0.4, hiss_s)
+    relative = EnergyClassifier(end_drop_db=END_DROP_DB)
+    assert speech_frames_after(classify_all(relative, signal), 1.4) == kept_frames
+
+
+def test_energy_relative_end_follows_a_talker_who_gets_quieter() -> None:
+    # A word 20 dB under the first one is cut at first, then the speech level (every frame over
+    # the noise floor moves it, SPEECH_LEVEL_TAU_S) comes down to it within about 0.6 s: the
+    # talker is not cut for good, as they would be if only kept frames moved the level.
+    signal = noise(-60.0, 5.0, seed=6)
+    signal[seconds(1.0) : seconds(2.0)] += sine(700.0, -25.0, 1.0)
+    signal[seconds(2.5) : seconds(4.0)] += sine(700.0, -45.0, 1.5)
+    frame_s = FRAME_SAMPLES / ENGINE_RATE_HZ
+    plain = classify_all(EnergyClassifier(), signal)
+    assert plain[round(2.5 / frame_s) : round(4.0 / frame_s)].all()
+    flags = classify_all(EnergyClassifier(end_drop_db=END_DROP_DB), signal)
+    quiet_on = np.flatnonzero(flags[round(2.5 / frame_s) :])
+    assert 0.3 < quiet_on[0] * frame_s < 0.8
+    assert flags[round(3.4 / frame_s) : round(4.0 / frame_s)].all()
+
+
 def test_energy_extension_needs_a_confirmed_speech_run() -> None:
     # A 100 ms band burst (5 frames, under EXTEND_AFTER_FRAMES) is not extended: an extension
     # must never complete the endpointer's 10-of-15 onset on its own.
@@ -248,13 +299,16 @@ def test_energy_is_deterministic_and_reset_restores_the_initial_state(clips: lis
     assert np.array_equal(first, again) and np.array_equal(first, fresh)
 
 
-@pytest.mark.parametrize("band", [True, False], ids=["band", "broadband"])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"band_low_hz": 0.0, "band_high_hz": 8000.0}, {"end_drop_db": END_DROP_DB}],
+    ids=["band", "broadband", "relative end"],
+)
 def test_energy_batches_decide_and_measure_exactly_like_single_frames(
-    clips: list[Clip], band: bool
+    clips: list[Clip], options: dict[str, float]
 ) -> None:
     """The engine classifies whatever frames a feed completed in one batch; the batch size must
     not change a single level or decision, or block sizes would change endings."""
-    options = {} if band else {"band_low_hz": 0.0, "band_high_hz": 8000.0}
     signal = np.concatenate([mix_at_snr(clips[i], 15.0, seed=i) for i in range(3)])
     frames = signal[: len(signal) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
     single = EnergyClassifier(**options)
