@@ -1,4 +1,4 @@
-"""The engine host: runs a core ``Call`` on its own thread and fans its events out.
+"""The engine host: runs a core ``Call`` on its own thread (or a pool's) and fans its events out.
 
 Every other thread (the audio callback's drain, the GUI, the HTTP server's event loop) talks to
 the engine only through ``EngineHost``: commands go in through one queue, immutable events come
@@ -11,6 +11,11 @@ be trusted), while every other call, on its own host, goes on. A future its aske
 (e.g. the HTTP endpoint gave up waiting) is skipped: the action is not applied. Prompts are
 loaded on worker threads (``prompt_loader``), never on the engine's, with a deadline and a size
 cap (README "Fidelity"; docs/graph-contract.md §4).
+
+Given an ``EnginePool`` (app/engine/pool.py), the host has no thread of its own: the pool's
+workers run its queued commands, in order and one at a time, together with many other calls'.
+The local Graph endpoint does this (100 threads for 100 calls cost more than their DSP); the
+desktop app keeps one host on its own thread.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy.typing as npt
 
@@ -39,6 +44,9 @@ from app.core.media import (
 from app.engine.blas import limit_blas_threads
 from app.graph import payloads
 from app.graph.results import CALL_END_RESULTS, CallEnd
+
+if TYPE_CHECKING:
+    from app.engine.pool import EnginePool
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +109,8 @@ _STOP = Stop()
 
 
 class EngineHost:
-    """Owns one ``Call`` and runs it on a dedicated thread (all methods are thread-safe)."""
+    """Owns one ``Call`` and runs it on a dedicated thread, or on ``pool``'s workers (all
+    methods are thread-safe)."""
 
     def __init__(
         self,
@@ -110,16 +119,28 @@ class EngineHost:
         name: str = "engine",
         prompt_loader: PromptLoader | None = None,
         prompt_timeout_s: float = DEFAULT_PROMPT_TIMEOUT_S,
+        pool: EnginePool | None = None,
     ) -> None:
         """``prompt_loader``: load prompts with it on worker threads, each result due within
-        ``prompt_timeout_s`` (later: 8536); None keeps the call's own (inline) loading."""
+        ``prompt_timeout_s`` (later: 8536); None keeps the call's own (inline) loading.
+        ``pool``: run on its workers instead of a thread of this host's own."""
         self.call = call
         self.name = name
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._subscribers: list[queue.SimpleQueue[ev.Event]] = []
         self._listeners: list[Callable[[ev.Event], None]] = []
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._pool = pool
+        self._thread = (
+            None if pool is not None else threading.Thread(target=self._run, name=name, daemon=True)
+        )
+        # Pool mode: ``_scheduled`` is True while the host is in the pool's ready queue or on a
+        # worker (so never on two at once); ``_queue_lock`` makes that flag and the queue's
+        # emptiness one decision. ``_finished`` is set once Stop has run.
+        self._queue_lock = threading.Lock()
+        self._started = False
+        self._scheduled = False
+        self._finished = threading.Event()
         self._fed_samples = 0
         self._error: BaseException | None = None
         # Every failure of a command or listener, as "kind: exception" (engine thread appends).
@@ -134,21 +155,35 @@ class EngineHost:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> EngineHost:
-        """Start the engine thread."""
+        """Start the engine thread (or hand the commands queued so far to the pool)."""
         limit_blas_threads()  # also when used as a library (app/engine/blas.py says why)
-        self._thread.start()
+        if self._thread is not None:
+            self._thread.start()
+            return self
+        with self._queue_lock:
+            self._started = True
+            schedule = not self._commands.empty() and not self._scheduled
+            self._scheduled = self._scheduled or schedule
+        if schedule:
+            assert self._pool is not None
+            self._pool.schedule(self)
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Finish the commands already queued, then stop the thread."""
-        if self._thread.is_alive():
-            self._commands.put(_STOP)
-            self._thread.join(timeout_s)
+        """Finish the commands already queued, then stop the thread (or leave the pool)."""
+        if self.running:
+            self._put(_STOP)
+            if self._thread is not None:
+                self._thread.join(timeout_s)
+            else:
+                self._finished.wait(timeout_s)
 
     @property
     def running(self) -> bool:
-        """True while the engine thread is alive."""
-        return self._thread.is_alive()
+        """True while the engine thread is alive (on a pool: started and not stopped)."""
+        if self._thread is not None:
+            return self._thread.is_alive()
+        return self._started and not self._finished.is_set()
 
     @property
     def error(self) -> BaseException | None:
@@ -190,17 +225,17 @@ class EngineHost:
 
     def feed(self, samples: npt.ArrayLike, rate_hz: int = ENGINE_RATE_HZ) -> None:
         """Queue caller audio; the array must not be modified afterwards (pass a copy)."""
-        self._commands.put(Feed(samples, rate_hz))
+        self._put(Feed(samples, rate_hz))
 
     def feed_no_media(self, n_samples: int) -> None:
         """Queue a stretch of time with no media from the caller."""
-        self._commands.put(NoMedia(n_samples))
+        self._put(NoMedia(n_samples))
 
     def press_key(
         self, key: str, *, out_of_band: bool = True, in_band: bool = False, duration_s: float = 0.1
     ) -> None:
         """Queue a key press by the caller."""
-        self._commands.put(PressKey(key, out_of_band, in_band, duration_s))
+        self._put(PressKey(key, out_of_band, in_band, duration_s))
 
     def action(
         self,
@@ -214,12 +249,12 @@ class EngineHost:
         """Queue a bot action; the future resolves to its synchronous response."""
         future: Future[ev.ActionResponse] = Future()
         bot_action = BotAction(action, body, request_id, client_request_id, date)
-        self._commands.put(Act(bot_action, future))
+        self._put(Act(bot_action, future))
         return future
 
     def hang_up(self, by: HangUpBy = "caller", *, reason: CallEnd | None = None) -> None:
         """Queue the end of the call (``reason``: see ``Call.hang_up``)."""
-        self._commands.put(EndCall(by, reason))
+        self._put(EndCall(by, reason))
 
     def flush(self) -> Future[None]:
         """Analyse everything fed so far without look-ahead (end of input)."""
@@ -228,24 +263,63 @@ class EngineHost:
     def submit(self, fn: Callable[[Call], T]) -> Future[T]:
         """Run ``fn(call)`` on the engine thread; the future holds its result."""
         future: Future[T] = Future()
-        self._commands.put(RunOnCall(fn, future))
+        self._put(RunOnCall(fn, future))
         return future
 
-    # -- the engine thread -------------------------------------------------------------------
+    def _put(self, cmd: Command) -> None:
+        pool = self._pool
+        if pool is None:
+            self._commands.put(cmd)
+            return
+        with self._queue_lock:
+            if self._finished.is_set():
+                return  # stopped: nothing runs it (as a stopped thread would not)
+            self._commands.put(cmd)
+            schedule = self._started and not self._scheduled
+            self._scheduled = self._scheduled or schedule
+        if schedule:
+            pool.schedule(self)
+
+    # -- the engine thread (or a pool worker) --------------------------------------------------
 
     def _run(self) -> None:
-        call = self.call
         while True:
             cmd = self._commands.get()
             if isinstance(cmd, Stop):
                 break
+            self._step(cmd)
+
+    def run_queued(self, max_commands: int) -> bool:
+        """Run up to ``max_commands`` queued commands (a pool worker); True if more wait.
+
+        Until it returns, no other worker takes this host (``_scheduled`` stays True).
+        """
+        for _ in range(max_commands):
             try:
-                self._execute(call, cmd)
-            except Exception as exc:  # this command failed; the thread serves the next one
-                self._failed(_COMMAND_NAMES[type(cmd)], exc)
-                self._end_after_failure(call)
-            self._fed_samples = call.fed_samples
-            self._publish(call.drain())
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(cmd, Stop):
+                with self._queue_lock:
+                    self._finished.set()
+                    self._scheduled = False
+                return False
+            self._step(cmd)
+        with self._queue_lock:
+            if self._commands.empty():
+                self._scheduled = False
+                return False
+        return True
+
+    def _step(self, cmd: Command) -> None:
+        call = self.call
+        try:
+            self._execute(call, cmd)
+        except Exception as exc:  # this command failed; the thread serves the next one
+            self._failed(_COMMAND_NAMES[type(cmd)], exc)
+            self._end_after_failure(call)
+        self._fed_samples = call.fed_samples
+        self._publish(call.drain())
 
     def _execute(self, call: Call, cmd: Command) -> None:
         match cmd:
@@ -333,7 +407,7 @@ class EngineHost:
                 if key in self._prompts_answered:
                     return
                 self._prompts_answered.add(key)
-            self._commands.put(PromptResult(key, result))
+            self._put(PromptResult(key, result))
 
         def work() -> None:
             try:

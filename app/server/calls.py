@@ -2,8 +2,8 @@
 
 The Graph-level state (incoming → establishing → established → terminated) lives here; what
 happens *inside* the call (operations, timers, recordings) is the engine's, reached through
-``host`` (an ``EngineHost`` with its own thread). Mutated only on the server's event-loop
-thread; other threads may read the attributes.
+``host`` (an ``EngineHost`` run by the endpoint's engine pool). Mutated only on the server's
+event-loop thread; other threads may read the attributes.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 A call is created by the bot (outgoing) or offered to it (incoming), answered or rejected,
 established after ``answer_delay_s``, kept alive by keepAlive, and ended by the bot, the caller,
 the engine or a timer (ring, keepAlive, service stop). Each call has its own engine
-(``EngineHost``, one thread) whose events come back to the loop here; its notifications go to
-the ``Announcer`` (``app/server/announcer.py``). An ended call stays (for its recordings) for
-``recording_ttl_s``, then is forgotten. Everything here runs on the server's event-loop thread;
-``app/server/routes.py`` calls it after parsing a request.
+(``EngineHost``, run by the registry's ``EnginePool``) whose events come back to the loop here;
+its notifications go to the ``Announcer`` (``app/server/announcer.py``). An ended call stays
+(for its recordings) for ``recording_ttl_s``, then is forgotten. Everything here runs on the
+server's event-loop thread; ``app/server/routes.py`` calls it after parsing a request.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +27,7 @@ from app.core import events as ev
 from app.core.call import Call, CallConfig
 from app.core.media import PromptLoader
 from app.engine.host import EngineHost
+from app.engine.pool import EnginePool
 from app.graph import payloads
 from app.graph.calls import (
     AnswerRequest,
@@ -101,6 +104,14 @@ class CallRegistry:
         self.recording_ttl_s = recording_ttl_s
         self.engine_answer_timeout_s = engine_answer_timeout_s
         self._calls: dict[str, ServerCall] = {}
+        # Every call's engine runs on these few threads, not one thread per call: 100 threads
+        # waking 20 times a second cost more than their DSP (app/engine/pool.py).
+        self.engine_pool = EnginePool(name="engine")
+        # Engine events on their way to the loop, in the order the engines emitted them; one
+        # wake-up of the loop carries all that came meanwhile (``_engine_listener``).
+        self._inbox: deque[tuple[ServerCall, ev.Event]] = deque()
+        self._inbox_lock = threading.Lock()
+        self._inbox_woken = False
         self._background: set[asyncio.Task[None]] = set()
         self._base_url = ""
         self._recordings_dir: Path | None = None
@@ -302,6 +313,7 @@ class CallRegistry:
         await asyncio.gather(
             *(asyncio.to_thread(self._stop_call_threads, c) for c in self._calls.values())
         )
+        await asyncio.to_thread(self.engine_pool.stop)
 
     @staticmethod
     def _stop_call_threads(call: ServerCall) -> None:
@@ -332,6 +344,7 @@ class CallRegistry:
             name=f"engine-{call_id[:8]}",
             prompt_loader=self._prompt_loader,
             prompt_timeout_s=self._prompt_timeout_s,
+            pool=self.engine_pool,
         )
         assert self._recordings_dir is not None
         call_dir = self._recordings_dir / call_id
@@ -356,16 +369,37 @@ class CallRegistry:
         return call
 
     def _engine_listener(self, call: ServerCall) -> Callable[[ev.Event], None]:
-        """A listener run on the call's engine thread: hands events to the loop, nothing more."""
+        """A listener run on the call's engine thread: hands events to the loop, nothing more.
+
+        The loop is woken only if no wake-up is pending: waking it costs the engine thread a
+        system call and, with it, its turn at the interpreter (app/engine/pool.py), once per
+        event of 100 calls before.
+        """
         loop = asyncio.get_running_loop()
 
         def on_engine_event(event: ev.Event) -> None:
             if isinstance(event, ev.RecordingChunk):
                 return
-            with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to tell
-                loop.call_soon_threadsafe(self._on_engine_event, call, event)
+            with self._inbox_lock:
+                self._inbox.append((call, event))
+                wake = not self._inbox_woken
+                self._inbox_woken = True
+            if wake:
+                with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to tell
+                    loop.call_soon_threadsafe(self._take_inbox)
 
         return on_engine_event
+
+    def _take_inbox(self) -> None:
+        with self._inbox_lock:
+            items = list(self._inbox)
+            self._inbox.clear()
+            self._inbox_woken = False
+        for call, event in items:
+            try:
+                self._on_engine_event(call, event)
+            except Exception:  # as a callback of its own would: logged, the others go on
+                log.exception("handling %s of call %s failed", type(event).__name__, call.call_id)
 
     def _on_engine_event(self, call: ServerCall, event: ev.Event) -> None:
         if isinstance(event, ev.Notification):

@@ -2,10 +2,10 @@
 
 A bot points its Graph base URL at ``{base_url}/v1.0`` (or ``/beta``) and uses the documented
 calls API: create or answer a call, run recordResponse and its neighbours, download the
-recording, hang up. Each call gets its own engine (``EngineHost``, one thread) whose events
-become the notifications POSTed to the bot's callbackUri (``Notifier``). The aiohttp server and
-the notification client share one asyncio event loop on a thread of its own; ``start()``
-returns once the socket listens, so a GUI or a test can use ``base_url`` at once.
+recording, hang up. Each call gets its own engine (``EngineHost``, on a shared pool of engine
+threads) whose events become the notifications POSTed to the bot's callbackUri (``Notifier``).
+The aiohttp server and the notification client share one asyncio event loop on a thread of its
+own; ``start()`` returns once the socket listens, so a GUI or a test can use ``base_url`` at once.
 
 The work is split by idea: ``routes.py`` (the aiohttp handlers: request → registry → Graph
 response), ``lifecycle.py`` (the call registry: creating, answering, ending and forgetting calls,
