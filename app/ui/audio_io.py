@@ -184,9 +184,10 @@ class AudioIO:
     def file_microphone(self) -> FileInputDevice | None:
         """The session's microphone when it is a file."""
         session = self.session_of()
-        if session is not None and isinstance(session.microphone, FileInputDevice):
-            return session.microphone
-        return None
+        # An opened scenario's microphone wraps the file (app/ui/script.py): its controls too.
+        mic = getattr(session.microphone, "inner", None) if session is not None else None
+        mic = mic if mic is not None else (session.microphone if session is not None else None)
+        return mic if isinstance(mic, FileInputDevice) else None
 
     def wav_pause(self, paused: bool) -> None:
         """Pause or play the WAV input."""
@@ -209,10 +210,15 @@ class AudioIO:
             mic.set_loop(loop)
 
     def prepare(self, microphone: InputDevice) -> None:
-        """A new call's microphone: a file starts playing, looping as the checkbox says."""
+        """A new call's microphone: a file starts playing, looping as the checkbox says (an
+        opened scenario's track plays once, as `callsim run` plays it)."""
+        inner = getattr(microphone, "inner", None)
+        if isinstance(microphone, FileInputDevice) or isinstance(inner, FileInputDevice):
+            self.panel.wav_pause.setChecked(False)
         if isinstance(microphone, FileInputDevice):
             microphone.set_loop(self.panel.wav_loop.isChecked())
-            self.panel.wav_pause.setChecked(False)
+        elif isinstance(inner, FileInputDevice):
+            self.panel.wav_loop.setChecked(False)
 
     def show_wav_position(self) -> None:
         """The file's name, position and length (or just its name before a call)."""

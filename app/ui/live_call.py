@@ -30,6 +30,7 @@ from app.ui.audio_io import AudioIO
 from app.ui.call_list_panel import CallListPanel
 from app.ui.models.calls import CallEntry
 from app.ui.models.takes import Take
+from app.ui.script import LiveScript, ScriptedMicrophone
 from app.ui.texts import code_text, ending_in_words
 from app.ui.widgets import LevelMeter, LiveWaveform, peak_to_dbfs
 
@@ -63,10 +64,9 @@ class LiveCall:
         # Wall time of the log's t = 0 for endpoint rows: the current call's start.
         self.log_origin_wall_s = time.time()
         # What the next call starts with: an opened scenario's options and folder (the player).
-        self.take_pending: Callable[[], tuple[CallOptions | None, Path | None]] = lambda: (
-            None,
-            None,
-        )
+        self.take_pending: Callable[
+            [], tuple[CallOptions | None, Path | None, LiveScript | None]
+        ] = lambda: (None, None, None)
         self.wave: LiveWaveform | None = None
         self.meter: LevelMeter | None = None
         self.folder_label: Any = None  # the status bar's "session: …" label
@@ -83,7 +83,7 @@ class LiveCall:
         """Open the microphone and start a new call (a new session folder)."""
         if self.running:
             return True
-        options, pending_folder = self.take_pending()
+        options, pending_folder, script = self.take_pending()
         choice = self.audio.input_choice()
         if choice.kind == "file" and not Path(choice.path).is_file():
             self.status.showMessage("Choose a WAV file to play as the microphone.", 8000)
@@ -93,10 +93,15 @@ class LiveCall:
         except Exception as exc:  # a device that vanished, a bad file: say so, keep running
             QMessageBox.warning(self.parent, "CallSim", f"Cannot open the input:\n{exc}")
             return False
+        if script is not None:
+            # An opened scenario: its entries go to the engine on their samples.
+            microphone = ScriptedMicrophone(microphone, script)
         folder = pending_folder or self.new_session_folder()
         number = self.call_list.calls.count("gui") + 1
         entry = self._new_entry(f"GUI call {number}", "gui", folder, "")
         session = LiveSession(microphone, self.audio.speaker, folder, options, manage_speaker=False)
+        if isinstance(microphone, ScriptedMicrophone):
+            microphone.session = session
         self.audio.prepare(microphone)
         self.events_q = session.subscribe()
         try:
@@ -212,16 +217,18 @@ class LiveCall:
         if not self.running and not self.start():
             return
         assert self.session is not None
+        self.note_request(action, body, self.session.fed_samples)
+        self.session.action(action, body)
+
+    def note_request(self, action: str, body: Any, at_samples: int) -> None:
+        """The bot's request, sent at ``at_samples``, for the exports and "copy as curl"."""
+        if self.session is None:
+            return
         self.last_request = request_record(
-            self.session.call.config.graph_base_url,
-            self.session.call_id,
-            self.session.fed_samples,
-            action,
-            body,
+            self.session.call.config.graph_base_url, self.session.call_id, at_samples, action, body
         )
         if self.entry is not None:
             self.entry.request_records.append(self.last_request)
-        self.session.action(action, body)
 
     def press_key(self, key: str, mode: str) -> None:
         """The caller presses a key on the keypad."""

@@ -2,8 +2,9 @@
 
 The first recordResponse body fills the request form; the caller's audio (``caller_track``)
 becomes the microphone, written as ``opened-caller.wav`` in the new session folder; the bot's
-actions and the caller's keys, gaps and hang-up are sent at their times as the call runs
-(``LiveScript``, asked at every poll). The window keeps the call; this keeps the script.
+actions and the caller's keys, gaps and hang-up are sent exactly on their samples as the call
+runs (``ScriptedMicrophone``, app/ui/script.py, on the session's drain thread). The window keeps
+the call; this keeps the script and logs the bot's requests it sent.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QLineEdit, QStatusBar, QWi
 from app.audio.wav import write_wav
 from app.scenario.model import CallOptions, Scenario, ScenarioError, load_scenario
 from app.scenario.runner import caller_track
-from app.session.live import LiveSession
-from app.ui.script import LiveScript, absolute_prompts
+from app.session.live import LiveSession, drain_queue
+from app.ui.script import LiveScript, ScriptedMicrophone, absolute_prompts
 
 
 class PlayerWindow(Protocol):
@@ -40,7 +41,7 @@ class PlayerWindow(Protocol):
     def new_session_folder(self) -> Path: ...
     def start_call(self) -> bool: ...
     def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
-    def send_action(self, action: str, body: dict[str, Any]) -> None: ...
+    def note_request(self, action: str, body: Any, at_samples: int) -> None: ...
 
 
 def first_record_body(scenario: Scenario) -> Any:
@@ -64,11 +65,12 @@ class ScenarioPlayer:
         # What the next call starts with (set by ``open``, taken by the window's start_call).
         self._options: CallOptions | None = None
         self._folder: Path | None = None
+        self._script: LiveScript | None = None
 
-    def take_pending(self) -> tuple[CallOptions | None, Path | None]:
-        """The opened scenario's call options and session folder, once."""
-        pending = (self._options, self._folder)
-        self._options = self._folder = None
+    def take_pending(self) -> tuple[CallOptions | None, Path | None, LiveScript | None]:
+        """The opened scenario's call options, session folder and script, once."""
+        pending = (self._options, self._folder, self._script)
+        self._options = self._folder = self._script = None
         return pending
 
     def stop(self) -> None:
@@ -109,10 +111,11 @@ class ScenarioPlayer:
         write_wav(caller_wav, track)
         w.input_combo.setCurrentIndex(w.input_combo.findText("WAV file as microphone"))
         w.input_file.setText(str(caller_wav))
-        self._options, self._folder = scenario.call, folder
+        script = LiveScript.of(scenario)
+        self._options, self._folder, self._script = scenario.call, folder, script
         if not w.start_call():
             return None
-        self.script = LiveScript.of(scenario)
+        self.script = script
         w.statusBar().showMessage(
             f"Playing {scenario.name or path.name} live: {len(self.script.entries)} entries", 10000
         )
@@ -120,25 +123,15 @@ class ScenarioPlayer:
         return scenario
 
     def play_due(self) -> None:
-        """Send the opened scenario's entries whose time has come (from the window's poll)."""
-        script, session = self.script, self.window.session
-        if script is None or session is None or not session.running:
+        """From the window's poll: log the bot actions the script sent (on the drain thread,
+        exactly on their samples: ``ScriptedMicrophone``), and forget the script once done."""
+        session = self.window.session
+        if self.script is None or session is None:
             return
-        now = session.fed_samples
-        if script.media_back_at is not None and now >= script.media_back_at:
-            script.media_back_at = None
-            session.set_media_dropped(False)
-        for kind, payload in script.due(now):
-            if kind == "bot":
-                body = payload.raw_body.encode() if payload.raw_body is not None else payload.body
-                self.window.send_action(payload.action, body)
-            elif kind == "key":
-                key, entry = payload
-                session.press_key(key, entry.dtmf_mode)
-            elif kind == "no_media":
-                session.set_media_dropped(True)
-                script.media_back_at = now + payload
-            elif kind == "hangup":
-                session.hang_up()
-        if script.done:
+        mic = session.microphone
+        if not isinstance(mic, ScriptedMicrophone):
+            return
+        for sent in drain_queue(mic.sent):
+            self.window.note_request(sent.action, sent.body, sent.at_samples)
+        if mic.finished_script or not session.running:
             self.script = None

@@ -19,6 +19,8 @@ from app.audio import alsa_quiet
 from app.core import events as ev
 from app.core.clock import ENGINE_RATE_HZ
 from app.core.timeline import Timeline
+from app.scenario.model import load_scenario
+from app.scenario.runner import run_scenario
 from app.ui.app import APPLICATION, ORGANIZATION
 from app.ui.countdowns import FIRST_STEPS, FIRST_STEPS_PRESETS
 from app.ui.main_window import default_sessions_root
@@ -579,11 +581,52 @@ def test_a_saved_session_opens_and_plays_live_to_the_same_ending(qtbot, tmp_path
     )
     again = [e for e in window.events if isinstance(e, ev.OperationEnded)]
     assert [e.subcode for e in again] == [e.subcode for e in first] == [8514]
-    # Live, an entry is sent at the first poll after its time: one poll (40 ms) plus, here,
-    # one pumped step (50 ms) late at most; `callsim run` on the same folder is exact.
-    late_s = (again[0].sample_index - first[0].sample_index) / ENGINE_RATE_HZ
-    assert 0 <= late_s <= 0.1
+    # The opened session's entries go to the engine on their samples, as `callsim run` sends
+    # them: the same endings at the same samples, live and headless (not a poll later).
+    headless = run_scenario(load_scenario(saved / "scenario.toml")).endings
+    assert [(e.sample_index, e.subcode) for e in again] == [
+        (e.sample_index, e.subcode) for e in headless
+    ]
+    assert [e.sample_index for e in again] == [e.sample_index for e in first]
     assert [c.origin for c in window.calls.calls] == ["gui", "gui"]
+
+
+@pytest.mark.parametrize(
+    "preset", ["8513-media-timeout", "8528-hangup-delivers", "8515-max-duration"]
+)
+def test_a_preset_played_live_ends_on_the_same_samples_as_callsim_run(qtbot, tmp_path, preset):
+    """Media gaps, hang-ups and the bot's actions are applied on the engine's sample clock
+    (not at the next 40 ms poll), so the live call and the headless run agree exactly."""
+    from app.resources import example_scenarios
+    from tests.ui.test_main_window import STEP_S
+
+    rig = Rig(qtbot, tmp_path)
+    window = rig.window
+    window.preset_actions[preset].trigger()
+    expected = run_scenario(
+        load_scenario(next(p for p in example_scenarios() if p.stem == preset))
+    ).endings
+    assert expected
+    session = window.session
+    assert session is not None and rig.mic is not None
+
+    def endings() -> list[ev.OperationEnded]:
+        return [e for e in window.events if isinstance(e, ev.OperationEnded)]
+
+    # Rig.advance, except that the call may end (a hang-up) and the window stop it mid-step.
+    for _ in range(round(20.0 / STEP_S)):
+        if len(endings()) >= len(expected) or not session.running:
+            break
+        pumped = rig.mic.pump_seconds(STEP_S)
+        qtbot.waitUntil(lambda n=pumped: session.settled(n) or not session.running, timeout=WAIT_MS)
+        taken = session.host.submit(lambda call: call.fed_samples)
+        qtbot.waitUntil(lambda f=taken: f.done() or not session.running, timeout=WAIT_MS)
+        rig.speaker.pump(round(STEP_S * ENGINE_RATE_HZ))
+    qtbot.waitUntil(lambda: len(endings()) == len(expected), timeout=WAIT_MS)
+    assert [(e.sample_index, e.subcode, e.status) for e in endings()] == [
+        (e.sample_index, e.subcode, e.status) for e in expected
+    ]
+    window.end_live_call()
 
 
 def test_new_call_keeps_the_previous_one_in_the_list(qtbot, tmp_path: Path) -> None:
