@@ -17,7 +17,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -79,6 +79,8 @@ from app.graph.requests import (
 from app.graph.results import CallEnd, Ending
 
 FloatArray = npt.NDArray[np.float32]
+# Where an out-of-band key is placed on the sample clock (Call.press_key).
+KeyPlacement = Literal["feed", "analysis"]
 
 # Look-ahead of the analysis behind the feed: covers the DTMF detector's decision delay
 # (≤ 40 ms after a tone starts or ends, docs/dsp.md §1.4/§5) plus one 20 ms frame, with margin.
@@ -90,7 +92,7 @@ COMMIT_SAMPLES = 1600
 # A sample index later than any stream reaches (a horizon with no timer or input in it).
 _NEVER = 2**62
 
-__all__ = ["ACTIONS", "LOOKAHEAD_SAMPLES", "Call", "CallConfig"]
+__all__ = ["ACTIONS", "LOOKAHEAD_SAMPLES", "Call", "CallConfig", "KeyPlacement"]
 
 
 class Call:
@@ -128,6 +130,7 @@ class Call:
             in_band_detection=self.config.in_band_detection, on_key_tone=self._on_in_band_tone
         )
         self._judged = 0
+        self._analyse_to = 0  # the analysis may run this far ahead of the look-ahead
         self._events: list[ev.Event] = []
         self._inputs = PendingInputs()
         self._media = MediaQueue(
@@ -162,6 +165,16 @@ class Call:
     def judged_samples(self) -> int:
         """Samples analysed so far (lags the feed by the look-ahead)."""
         return self._judged
+
+    @property
+    def feed_gather_ms(self) -> int:
+        """Audio gathered before the analysis runs (50 ms; app/core/feed.py says why). Only
+        when the analysis runs depends on it, never what it decides."""
+        return self._feed.gather_ms
+
+    @feed_gather_ms.setter
+    def feed_gather_ms(self, gather_ms: int) -> None:
+        self._feed.gather_ms = gather_ms
 
     @property
     def idle(self) -> bool:
@@ -201,9 +214,23 @@ class Call:
         self._advance(flush=False)
 
     def press_key(
-        self, key: str, *, out_of_band: bool = True, in_band: bool = False, duration_s: float = 0.1
+        self,
+        key: str,
+        *,
+        out_of_band: bool = True,
+        in_band: bool = False,
+        duration_s: float = 0.1,
+        out_of_band_at: KeyPlacement = "feed",
     ) -> None:
-        """The caller presses a key now: an out-of-band event and/or an in-band tone."""
+        """The caller presses a key now: an out-of-band event and/or an in-band tone.
+
+        The in-band tone is mixed into the audio from the feed's end on. The out-of-band event
+        is placed there too (``out_of_band_at="feed"``, scenarios), or at the analysis position
+        (``"analysis"``, a live key): the sample the engine has fully analysed, so a stop tone
+        ends the recording at once instead of after the look-ahead (docs/architecture.md §3
+        "Live keys"). Either way ``input_log`` holds each source at the sample it was placed,
+        and a replay pressing it there gives the same events.
+        """
         if self.ended:
             return
         key = key.upper()
@@ -211,22 +238,32 @@ class Call:
             raise ValueError(f"not a DTMF key: {key!r}")
         self._process_pending()
         at = self._feed.fed
-        self.input_log.append(
-            (
-                at,
-                "key",
-                {
-                    "key": key,
-                    "out_of_band": out_of_band,
-                    "in_band": in_band,
-                    "duration_s": duration_s,
-                },
-            )
-        )
+        oob_at = self._judged if out_of_band and out_of_band_at == "analysis" else at
+        if oob_at == at:
+            self._log_key(at, key, out_of_band=out_of_band, in_band=in_band, duration_s=duration_s)
+        else:
+            self._log_key(oob_at, key, out_of_band=True, in_band=False, duration_s=duration_s)
+            if in_band:
+                self._log_key(at, key, out_of_band=False, in_band=True, duration_s=duration_s)
         if in_band:
             self._feed.inject(at, dtmf_tone(key, duration_s))
         if out_of_band:
-            self._keys.add_source(key, at, "outOfBand", decided_at=at, in_band_audio=False)
+            self._keys.add_source(key, oob_at, "outOfBand", decided_at=oob_at, in_band_audio=False)
+            if oob_at < at:
+                # Everything before oob_at is settled; what happens at oob_at (a stop tone's
+                # ending) is applied now. No commit: chunks keep the boundaries a replay has.
+                self._run_until(oob_at + 1, commit=False)
+
+    def _log_key(
+        self, at: int, key: str, *, out_of_band: bool, in_band: bool, duration_s: float
+    ) -> None:
+        payload = {
+            "key": key,
+            "out_of_band": out_of_band,
+            "in_band": in_band,
+            "duration_s": duration_s,
+        }
+        self.input_log.append((at, "key", payload))
 
     def action(
         self,
@@ -360,6 +397,18 @@ class Call:
         self._keys.add_source(
             tone.key, tone.start_sample, "inBand", decided_at=tone.decided_at, in_band_audio=True
         )
+        op = self._media.head
+        if (
+            isinstance(op, RecordOperation)
+            and op.request is not None
+            and tone.key in op.request.stop_tones
+        ):
+            # A stop tone is decided: every tone touching the frames before it is known now
+            # (the detector decides tones in order, and the next cannot start within a frame
+            # plus the mask margin of this one), so the analysis may run to the frame holding
+            # its start without waiting for the look-ahead; the frames are judged exactly as
+            # they would be later (docs/architecture.md §3 "Live keys").
+            self._analyse_to = max(self._analyse_to, tone.start_sample + 1)
 
     # ------------------------------------------------------------------ the analysis loop
 
@@ -367,6 +416,10 @@ class Call:
         """Judge frames up to the feed (minus look-ahead unless flushing)."""
         fed = self._feed.fed
         limit = fed if flush else fed - LOOKAHEAD_SAMPLES
+        if self._analyse_to > limit:
+            # Up to the end of the frame holding a decided stop tone (_on_in_band_tone).
+            frame_end = -(-self._analyse_to // FRAME_SAMPLES) * FRAME_SAMPLES
+            limit = min(fed, max(limit, frame_end))
         # Whole frames first, in one batch for the classifier (the hot path).
         n_frames = max(0, (limit - self._judged) // FRAME_SAMPLES)
         if n_frames:
@@ -476,14 +529,15 @@ class Call:
                 ev.TimerStarted(timer.started_at, op.operation_id, timer.name, timer.deadline)
             )
 
-    def _run_until(self, b: int) -> None:
+    def _run_until(self, b: int, *, commit: bool = True) -> None:
         """Apply everything that happens at samples < ``b`` that the analysis has reached.
 
         Loops because one thing enables the next (an operation ends, the next one starts at the
-        same sample and may reach its own ending before ``b``).
+        same sample and may reach its own ending before ``b``). ``commit=False``: a capture
+        that does not end commits nothing (a live key looking for its ending mid-frame).
         """
         while not self.ended:
-            nxt = self._next_happening(b)
+            nxt = self._next_happening(b, commit=commit)
             if nxt is None:
                 return
             at, what, payload = nxt
@@ -496,7 +550,7 @@ class Call:
                 op, ending = payload
                 self._media.finish(op, ending, at)
 
-    def _next_happening(self, b: int) -> tuple[int, str, Any] | None:
+    def _next_happening(self, b: int, *, commit: bool = True) -> tuple[int, str, Any] | None:
         """The earliest thing before ``b``: an input, a phase change, an ending, or None."""
         best: tuple[int, int, str, Any] | None = None  # (at, order, what, payload)
         if self._inputs:
@@ -518,7 +572,7 @@ class Call:
                 if media_end is not None and (best is None or (media_end, 2) < best[:2]):
                     best = (media_end, 2, "end", (op, Ending.MEDIA_RECEIVE_TIMEOUT))
             elif op.phase == "capture" and isinstance(op, RecordOperation):
-                ending = self._capture_ending(op, b)
+                ending = self._capture_ending(op, b, commit=commit)
                 if ending is not None and (best is None or (ending[0], 2) < best[:2]):
                     best = (ending[0], 2, "end", (op, ending[1]))
         if best is None:
@@ -529,7 +583,9 @@ class Call:
         """Sample at which a no-media gap during ``op`` reaches the media timeout, if before b."""
         return media_timeout_at(op, self._feed.no_media, self._media_timeout_samples, b)
 
-    def _capture_ending(self, op: RecordOperation, b: int) -> tuple[int, Ending] | None:
+    def _capture_ending(
+        self, op: RecordOperation, b: int, *, commit: bool = True
+    ) -> tuple[int, Ending] | None:
         """The ending the capture reaches before ``b`` if already certain (app/core/capture.py);
         else commit what can no longer change and return None."""
         decision = capture_ending(
@@ -542,7 +598,8 @@ class Call:
             media_timeout_samples=self._media_timeout_samples,
         )
         if isinstance(decision, int):
-            self._commit(op, decision)
+            if commit:
+                self._commit(op, decision)
             return None
         return decision
 

@@ -72,6 +72,9 @@ class CallerFeed:
         # Stretches with no media from the caller: (start, end), contiguous pieces merged.
         self.no_media: list[tuple[int, int]] = []
         self.pending_rate_hz = ENGINE_RATE_HZ
+        # How much audio to gather before the DSP runs (see ``gather``); a live session sets
+        # less, as its drain already hands over whole batches (app/session/live.py).
+        self.gather_ms = 50
         self._pending: list[FloatArray] = []
         self._pending_samples = 0
         self._resampler: StreamResampler | None = None
@@ -86,7 +89,7 @@ class CallerFeed:
         self._pending_samples += len(block)
         # Small device blocks are gathered to ~50 ms before the DSP runs: per-call overhead of
         # resampler, detector and frame loop, not arithmetic, is what costs at 10-20 ms blocks.
-        return self._pending_samples * 20 >= self.pending_rate_hz
+        return self._pending_samples * 1000 >= self.gather_ms * self.pending_rate_hz
 
     def process_gathered(self) -> bool:
         """Resample and append the gathered blocks; False if there were none."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core import events as ev
+from app.core.feed import DTMF_MASK_MARGIN_SAMPLES
 
 
 @dataclass(slots=True)
@@ -48,7 +49,12 @@ class KeyPresses:
                     # only known to one detector block, so it never overrides it.
                     press.start = at if source == "outOfBand" else press.start
                     press.decided_at = min(press.decided_at, decided_at)
-                    press.in_band_audio = press.in_band_audio or in_band_audio
+                    # The tone's audio matters to the trim only if it can reach before the
+                    # press's start (app/core/capture.py): a live key's tone follows its
+                    # out-of-band event by the look-ahead (docs/architecture.md §3 "Live keys").
+                    press.in_band_audio = press.in_band_audio or (
+                        in_band_audio and at <= press.start + DTMF_MASK_MARGIN_SAMPLES
+                    )
                 return
         self.presses.append(
             KeyPress(key, at, {source}, decided_at=decided_at, in_band_audio=in_band_audio)
