@@ -53,6 +53,12 @@ PCM16_SCALE = 32768.0
 KEY_TONE_S = 0.1
 # How long the drain thread blocks on the device queue before checking for stop.
 DRAIN_POLL_S = 0.05
+# The drain hands the engine the microphone's audio in batches of at least this much, and the
+# engine analyses each batch at once (Call.feed_gather_ms). A device delivering 30 ms or more
+# per block (PulseAudio at "high" latency: 34 ms and up, tests/ui/test_live_latency.py) is
+# analysed block by block, so an in-band stop tone is decided with the block that completes it;
+# 20 ms blocks go in pairs, one engine wake-up per 40 ms (README "Live latency and idle CPU").
+LIVE_BATCH_MS = 30
 # A real-time microphone that has delivered nothing for this long has stalled (unplugged, or its
 # sound server died): no device delivers blocks this far apart, and a loaded machine's hiccups
 # stay well below it. From then on the call gets "no media" for the time that passes, so the
@@ -131,6 +137,12 @@ class LiveSession:
         self._heard_lock = threading.Lock()
         self._resampler = StreamResampler(microphone.rate_hz)
         self._carry = np.zeros(0, dtype=np.float32)
+        self._batch: list[FloatArray] = []  # drain thread: resampled audio not yet handed on
+        self._batch_samples = 0
+        self._batch_frames = 0  # microphone frames in the batch
+        realtime = getattr(microphone, "realtime", True)
+        self._batch_ms = LIVE_BATCH_MS if realtime else 0
+        self.host.submit(_set_feed_gather)
         self._stop = threading.Event()
         self._drain = threading.Thread(target=self._drain_loop, name="mic-drain", daemon=True)
         self._started = False
@@ -196,12 +208,22 @@ class LiveSession:
         return self.host.action(action, body)
 
     def press_key(self, key: str, mode: DtmfMode = "both", *, local_tone: bool = True) -> None:
-        """The caller presses ``key``: sent in band, out of band or both; heard locally."""
-        self.host.press_key(
-            key,
-            out_of_band=mode in ("both", "out-of-band"),
-            in_band=mode in ("both", "in-band"),
-            duration_s=KEY_TONE_S,
+        """The caller presses ``key``: sent in band, out of band or both; heard locally.
+
+        The out-of-band event is placed at the engine's analysis position, so a stop tone ends
+        the recording as soon as the engine takes the key, not after its 100 ms look-ahead
+        (docs/architecture.md §3 "Live keys"); the saved session records that sample.
+        """
+        out_of_band = mode in ("both", "out-of-band")
+        in_band = mode in ("both", "in-band")
+        self.host.submit(
+            lambda call: call.press_key(
+                key,
+                out_of_band=out_of_band,
+                in_band=in_band,
+                duration_s=KEY_TONE_S,
+                out_of_band_at="analysis",
+            )
         )
         if local_tone and self.speaker is not None:
             self.speaker.mixer.play(dtmf_tone(key, KEY_TONE_S), ENGINE_RATE_HZ, f"key:{key}")
@@ -352,15 +374,34 @@ class LiveSession:
                     continue
                 last_block_at = no_media_until = now
                 self._stalled_since = None
-                self._consume(self._resampler.process(block))
-                self.device_frames += len(block)
+                self._batch_up(self._resampler.process(block), len(block))
             # Whatever is still queued was heard before stop: take it too.
             while (block := self.microphone.read(0.0)) is not None:
-                self._consume(self._resampler.process(block))
-            self._consume(self._resampler.flush())
+                self._batch_up(self._resampler.process(block), 0)
+            self._batch_up(self._resampler.flush(), 0)
+            self._flush_batch()
         except BaseException as exc:  # shown by the UI; the engine keeps what it has
             self.error = exc
             raise
+
+    def _batch_up(self, x: FloatArray, device_frames: int) -> None:
+        """Keep ``x`` (``device_frames`` of the microphone); hand the batch on once it holds
+        ``batch_ms`` (a pumped test microphone: at once)."""
+        if len(x):
+            self._batch.append(x)
+            self._batch_samples += len(x)
+        self._batch_frames += device_frames
+        if self._batch_samples * 1000 >= self._batch_ms * ENGINE_RATE_HZ:
+            self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        if self._batch:
+            batch = self._batch[0] if len(self._batch) == 1 else np.concatenate(self._batch)
+            self._batch = []
+            self._batch_samples = 0
+            self._consume(batch)
+        self.device_frames += self._batch_frames
+        self._batch_frames = 0
 
     def _consume(self, x: FloatArray) -> None:
         if len(x) == 0:
@@ -383,6 +424,7 @@ class LiveSession:
         """``n_samples`` of engine time with no media: silence kept, a gap for the engine."""
         if n_samples <= 0:
             return
+        self._flush_batch()  # what was heard before the gap goes first
         # Kept as silence so the saved caller audio stays aligned with the engine's clock
         # (a replay skips the same span of the track: runner.py, "no_media").
         with self._heard_lock:
@@ -402,6 +444,11 @@ class LiveSession:
         peaks: FloatArray = frames.max(axis=1).astype(np.float32)
         peaks.flags.writeable = False
         return peaks
+
+
+def _set_feed_gather(call: Call) -> None:
+    # Engine thread: the drain's batches are analysed as they come (LIVE_BATCH_MS).
+    call.feed_gather_ms = LIVE_BATCH_MS
 
 
 def drain_queue(q: queue.SimpleQueue[Any], limit: int = 10_000) -> list[Any]:

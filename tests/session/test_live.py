@@ -22,7 +22,7 @@ from app.core.media import BEEP_FREQ_HZ, default_beep
 from app.scenario.model import CallOptions, load_scenario
 from app.scenario.runner import run_scenario
 from app.session.export import save_session
-from app.session.live import LiveSession, drain_queue, quantize_pcm16
+from app.session.live import LIVE_BATCH_MS, LiveSession, drain_queue, quantize_pcm16
 from tests.support.waiting import wait_until
 
 SPEECH = Path(__file__).parents[1] / "data" / "speech" / "us_female_callback.wav"
@@ -131,7 +131,16 @@ def test_saved_session_replays_to_the_same_endings(tmp_path: Path) -> None:
     assert len(heard) == snapshot.fed_samples
     assert np.array_equal(heard, quantize_pcm16(heard))
     doc = tomllib.loads(saved.scenario.read_text("utf-8"))
-    assert [c.get("dtmf") for c in doc["caller"] if "dtmf" in c] == ["5", "#"]
+    # A live key's out-of-band event is placed at the analysis position, its tone at the
+    # feed's end (docs/architecture.md §3 "Live keys"): one entry each, the event first.
+    keys = [(c["dtmf"], c["mode"], c["at"]) for c in doc["caller"] if "dtmf" in c]
+    assert [k[:2] for k in keys] == [
+        ("5", "out-of-band"),
+        ("5", "in-band"),
+        ("#", "out-of-band"),
+        ("#", "in-band"),
+    ]
+    assert 0 < keys[1][2] - keys[0][2] <= 0.15 and 0 < keys[3][2] - keys[2][2] <= 0.15
 
     replay = run_scenario(load_scenario(saved.scenario), tmp_path / "replay")
     live_end = [e for e in got if isinstance(e, ev.OperationEnded)]
@@ -350,3 +359,20 @@ def test_heard_audio_is_kept_on_disk_as_a_valid_wav_while_the_call_runs(tmp_path
     assert rate_hz == ENGINE_RATE_HZ
     expected = on_disk[:fed].astype(np.float32) / np.float32(32768.0)
     np.testing.assert_array_equal(snapshot.caller_audio, expected)
+
+
+def test_a_real_time_microphone_s_blocks_reach_the_engine_in_batches(tmp_path: Path) -> None:
+    # 20 ms device blocks are handed on in batches of at least LIVE_BATCH_MS (one engine
+    # wake-up per batch, app/session/live.py); the level blocks the UI gets show each batch.
+    # At the engine's rate the resampler passes each 20 ms block through as it comes.
+    mic = FileInputDevice(None, rate_hz=ENGINE_RATE_HZ, realtime=True, block_frames=320)
+    session = LiveSession(mic, None, tmp_path / "session", CallOptions(seed=1)).start()
+    try:
+        wait_until(lambda: session.heard_samples >= ENGINE_RATE_HZ // 2, timeout_s=10)
+    finally:
+        session.stop()
+    ends = [b.end_sample for b in drain_queue(session.levels)]
+    sizes = np.diff([0, *ends])[:-1]  # the last batch is what was left at stop
+    assert len(sizes) >= 5, sizes
+    assert sizes.min() * 1000 >= LIVE_BATCH_MS * ENGINE_RATE_HZ, sizes
+    assert session.device_frames == session.heard_samples
