@@ -40,6 +40,11 @@ FILE_INPUT_HINT = "Meanwhile you can use a WAV file as the microphone."
 # delays what the UI shows, never when an ending happens.
 INPUT_LATENCY = "high"
 OUTPUT_LATENCY = "high"  # same reasoning: a busy GUI must not starve the speaker
+# The speaker's callback runs Python (the mixer) once per block: PortAudio's own choice on
+# PulseAudio is ~9 ms, 115 wake-ups a second and a quarter of an idle desktop call's CPU (README
+# "Live latency and idle CPU"). 40 ms blocks are a sixth of the "high" buffering above, so what
+# the caller hears starts no more than one block later.
+OUTPUT_BLOCK_S = 0.04
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +365,7 @@ class SoundDeviceOutput:
             self.hostapi,
             self.mixer.rate_hz,
             1,
-            0,
+            round(self.mixer.rate_hz * OUTPUT_BLOCK_S),
             OUTPUT_LATENCY,
             self._callback,
         )

@@ -205,7 +205,10 @@ class FileInputDevice(_Paced):
                 while self.position + self.block_frames <= due:
                     self._queue.put(self._next(self.block_frames))
                     self.position += self.block_frames
-            self._stop.wait(block_s / 2)
+                # Sleep until the next block is due, not a fixed half block: each wake-up of a
+                # Python thread costs CPU, and an idle desktop call is measured (README).
+                wait_s = (self.position + self.block_frames - due) / self.rate_hz
+            self._stop.wait(min(block_s, max(wait_s, 0.001)))
 
 
 class FakeOutputDevice(_Paced):
@@ -258,4 +261,6 @@ class FakeOutputDevice(_Paced):
                 n = (due - done) // self.block_frames * self.block_frames
                 self.pump(n)
                 done += n
-            self._stop.wait(self.block_frames / rate / 2)
+            # Until the next block is due (as FileInputDevice._run: one wake-up per block).
+            wait_s = (done + self.block_frames - due) / rate
+            self._stop.wait(min(self.block_frames / rate, max(wait_s, 0.001)))
