@@ -1,12 +1,13 @@
 """The VAD on real human speech (tests/bench/vad_real.py): labels reproducible, figures reported.
 
 The issue's target (speech ends within 60 ms of the label for ≥ 95 % of utterance ends, at clean
-and 20 dB SNR) is not met by any classifier here (docs/dsp.md §3.3: the default 35/38 %, the
-optional relative end 73/62 %, webrtc 31/38 %, silero 12/12 %); this prints the figures and
+and 20 dB SNR) is not met by any classifier here (docs/dsp.md §3.3: the default 38/35 %, the
+optional relative end 77/77 %, webrtc 31/35 %, silero 12/12 %); this prints the figures and
 guards what holds today: the labels are exactly what the documented rule makes of the clean
 recordings, the rule itself keeps a fricative and drops a reverberant tail, the default VAD
-finds all but at most one utterance with no false onset and keeps the final unvoiced consonant
-of the utterances that end in one, and the relative end keeps its measured gain.
+finds all but at most one utterance with no false onset, keeps the final unvoiced consonant
+of the utterances that end in one and the end of 3 s of unbroken speech (the noise-floor hold),
+and the relative end keeps its measured gain.
 """
 
 from __future__ import annotations
@@ -78,15 +79,15 @@ def test_default_vad_on_real_speech_reports_its_figures() -> None:
 
 
 def test_relative_end_keeps_its_gain_on_real_speech() -> None:
-    # docs/dsp.md §3.3 and the README: ends within ±60 ms, default 35/38 %, relative end 73/62 %
+    # docs/dsp.md §3.3 and the README: ends within ±60 ms, default 38/35 %, relative end 77/77 %
     # (clean / 20 dB), with no more missed utterances or false onsets than the default.
     factories = {
         "default": lambda: make_classifier(DEFAULT_CLASSIFIER),
         "relative": lambda: make_classifier("energy", end_drop_db=END_DROP_DB),
     }
     result = vad_real.evaluate(factories)
-    # 19 and 16 of the 26 labelled ends.
-    for condition, at_least in zip(vad_real.CONDITIONS, (19 / 26, 16 / 26), strict=True):
+    # 20 of the 26 labelled ends in both conditions.
+    for condition, at_least in zip(vad_real.CONDITIONS, (20 / 26, 20 / 26), strict=True):
         default = vad_real.summary(result[("default", condition.name)])
         relative = vad_real.summary(result[("relative", condition.name)])
         assert relative["ends_within_tolerance"] >= at_least - 1e-9, (condition, relative)
@@ -136,3 +137,21 @@ def test_default_vad_keeps_a_final_unvoiced_consonant(
     for target in targets:
         error_ms = errors[target]
         assert error_ms is not None and abs(error_ms) <= tolerance_ms, (target, error_ms)
+
+
+def test_default_vad_keeps_the_end_of_long_unbroken_speech() -> None:
+    # aepyx 167.2-170.04 s is 3 s of speech with no dip to the noise: without the noise-floor
+    # hold (docs/dsp.md §3.3) the 2 s minimum rose into it and its last 0.85 s was lost (a
+    # missed end in both conditions); held, the end is found within ±60 ms.
+    target = ("silero-aepyx-8k.wav", 170040.0)
+    result = vad_real.evaluate({DEFAULT_CLASSIFIER: lambda: make_classifier(DEFAULT_CLASSIFIER)})
+    for condition in vad_real.CONDITIONS:
+        errors = {
+            (name, round(end_ms, -1)): error_ms
+            for name, end_ms, error_ms in result[(DEFAULT_CLASSIFIER, condition.name)].ends
+        }
+        error_ms = errors[target]
+        assert error_ms is not None and abs(error_ms) <= vad_real.END_TOLERANCE_MS, (
+            condition,
+            error_ms,
+        )

@@ -73,8 +73,8 @@ CLASSIFIER_NAMES: tuple[str, ...] = (
 # endpointer defaults, on this 2-core machine:
 #   classifier  missed  false onsets  onset p95  offset p95  false starts in 90 s    µs/frame
 #                                                            of modulated pink noise
-#   energy      0/192   0             340 ms     363 ms      11                      ~3
-#   webrtc      0/192   7             10 s       10 s        69                      ~14
+#   energy      0/192   0             340 ms     398 ms      11                      ~3
+#   webrtc      0/192   3             12 s       12 s        68                      ~14
 #   silero      0/192   0             105 ms     202 ms      0                       ~170-265
 #   (µs/frame: frames in batches of 25, as the engine classifies them; silero goes frame by
 #   frame.)
@@ -85,8 +85,8 @@ CLASSIFIER_NAMES: tuple[str, ...] = (
 # (late onsets, early offsets, never phantom speech from stationary noise) and is the cheapest;
 # with its end extension (docs/dsp.md §3.3) it keeps final consonants. On real speech
 # (tests/bench/vad_real.py, ends within ±60 ms of 26 labelled ends, clean/20 dB) it measures
-# 35/38 %, webrtc 31/38 %, silero 12/12 %, energy with end_drop_db=15 73/62 %: none meets
-# issue 12's 95 %, so the fastest stays the default.
+# 38/35 %, webrtc 31/35 %, silero 12/12 %, energy with end_drop_db=15 77/77 %: none meets
+# issue 12's 95 %, so the fastest stays the default (docs/dsp.md §3.3).
 DEFAULT_CLASSIFIER: str = "energy"
 
 
