@@ -311,6 +311,25 @@ def test_log_copy_says_so_json_window_and_copy_as_curl(qtbot, tmp_path: Path) ->
     qtbot.mouseClick(window.hangup_button, LEFT)
 
 
+# -- 10: a 400's innerError.date from the GUI is today's, not the Unix epoch ----------------------
+
+
+def test_a_400_from_the_gui_is_dated_today(qtbot, tmp_path: Path) -> None:
+    import datetime
+
+    rig = Rig(qtbot, tmp_path)
+    window = rig.window
+    _file_input(rig)
+    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0, tzinfo=None)
+    window.send_action("recordResponse", {"maxSilenceTimeoutInSeconds": 0})
+    qtbot.waitUntil(lambda: len(rig.records("response")) == 1, timeout=WAIT_MS)
+    response = rig.records("response")[0]
+    assert response["status"] == 400
+    date = datetime.datetime.fromisoformat(response["body"]["error"]["innerError"]["date"])
+    assert before <= date.replace(tzinfo=None) <= before + datetime.timedelta(seconds=60)
+    qtbot.mouseClick(window.hangup_button, LEFT)
+
+
 # -- 11: the README's promise about an empty prompt URI is what the app does ---------------------
 
 
@@ -651,6 +670,18 @@ def test_a_preset_played_live_ends_on_the_same_samples_as_callsim_run(qtbot, tmp
         (e.sample_index, e.subcode, e.status) for e in expected
     ]
     rig.window.end_live_call()
+
+
+def test_every_reachable_ending_has_a_preset(qtbot, tmp_path) -> None:
+    """ "Presets for each ending (8508-8536) in one menu": every subcode of the result table
+    but the two no input reaches (docs/graph-contract.md §4: 8512, 9999) has one."""
+    from app.graph.results import RESULTS
+
+    window = Rig(qtbot, tmp_path).window
+    offered = [a.text() for a in window.presets_menu.actions()]
+    unreachable = {8512, 9999}
+    for subcode in sorted({spec.subcode for spec in RESULTS.values()} - unreachable):
+        assert any(stem.startswith(f"{subcode}-") for stem in offered), subcode
 
 
 def test_a_new_user_gets_8509_8514_and_8515_from_the_presets(qtbot, tmp_path) -> None:
