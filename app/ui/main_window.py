@@ -39,6 +39,7 @@ from app.ui.bot_calls import BotCalls
 from app.ui.caller_panel import CallerAudioPanel
 from app.ui.centre import CentreArea
 from app.ui.countdowns import TIMER_LANES, CountdownPanel
+from app.ui.event_wake import EventWake
 from app.ui.exports import Exports
 from app.ui.keypad import Keypad
 from app.ui.live_call import LiveCall
@@ -209,6 +210,8 @@ class MainWindow(QMainWindow):
 
         restore_settings(self.settings, self, panel, self.form, self.keypad, self.incoming_url)
         self.devices.open_speaker()
+        # An engine event wakes the poll at once (issue 12's live latency, app/ui/event_wake.py).
+        self.event_wake = EventWake(self.poll, self)
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(POLL_INTERVAL_MS)
         self.poll_timer.timeout.connect(self.poll)
@@ -368,6 +371,7 @@ class MainWindow(QMainWindow):
         self.devices.show_wav_position()
         self.status_area.show_alsa(self.alsa)
         session = self.session
+        self.event_wake.follow(session.host if session is not None and session.running else None)
         if self.live.drain():
             assert session is not None
             shown = self.calls.current
