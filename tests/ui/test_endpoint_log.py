@@ -365,11 +365,13 @@ def test_incoming_call_to_a_dead_callback_shows_the_error(qtbot, tmp_path: Path)
     # A URL that is not one: the endpoint refuses it, the banner says why.
     window.incoming_url.setText("not a url")
     qtbot.mouseClick(window.incoming_button, LEFT)
-    qtbot.waitUntil(lambda: "failed" in banner.text(), timeout=WAIT_MS)
-    assert banner.text() == (
+    refused = (
         "Incoming call to not a url failed: callback_uri must be an absolute http or https URL."
     )
-    assert window.endpoint_status.text() == banner.text()
+    qtbot.waitUntil(lambda: window.endpoint_status.text() == refused, timeout=WAIT_MS)
+    # The banner says it too, unless the first call's next retry (its text also holds
+    # "failed": "Connect call failed") came in the same poll: the newest news wins there.
+    assert banner.text() == refused or banner.text().startswith(f"The bot's callback {dead} ")
     qtbot.waitUntil(window.incoming_button.isEnabled, timeout=WAIT_MS)
 
     # The GUI stays usable: the endpoint turns off, a local call runs.
