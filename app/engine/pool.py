@@ -44,10 +44,10 @@ DEFAULT_STALL_S = 1.0
 DEFAULT_MAX_WORKERS = 32
 # How long a thread holding the interpreter lock keeps it while another waits (CPython's
 # default is 5 ms). A worker that wakes for a call's tick waits that long behind the event
-# loop's HTTP work or the pacer, hundreds of times a second with 100 calls; at 1 ms the endings
-# of 100 calls came 0.30-0.34 s late instead of 0.47-1.7 s on the same busy machine
-# (tests/bench/bench_concurrency.py). Process-wide, like the BLAS limit (app/engine/blas.py):
-# set when a pool starts, never raised.
+# loop's HTTP work or the pacer, hundreds of times a second with 100 calls. In paired rounds of
+# tests/bench/bench_concurrency.py at 100 calls on a loaded machine, the worst ending was
+# 0.30-0.34 s late at 1 ms against 0.47-1.7 s at 5 ms. Process-wide, like the BLAS limit
+# (app/engine/blas.py): set when a pool starts, never raised.
 SWITCH_INTERVAL_S = 0.001
 
 

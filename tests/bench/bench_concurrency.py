@@ -16,7 +16,10 @@
    started sending the notification (its delivery record in ``--jsonl``: end of the attempt
    minus its latency), which is the server alone, and when the bot's receiver got it, which
    adds the loopback delivery and this process's own event loop. With ``--busy`` (default on)
-   the ramp is repeated while another process spins on one core, bounded in time.
+   the ramp is repeated while another process spins on one core, bounded in time; its CPU is
+   reported (about 100 % of a core: the load is real). So is the CPU of everything else on the
+   machine during the round (other users' processes, not the server, this bench or the
+   spinner): the rounds are only comparable when that is near 0.
 
 A call stays real time when its ending arrives within 0.2 s of its sample-clock time (the
 engine's 100 ms look-ahead plus one 50 ms pacer tick, plus delivery) and every WAV has the same
@@ -54,6 +57,19 @@ RECORD = {"playBeep": True, "maxSilenceTimeoutInSeconds": 1, "maxRecordDurationI
 BOT_DELAY_MAX_S = 0.5  # each bot asks for the recording this long after established, at random
 ROUND_TIMEOUT_S = 60.0
 LEAD_S = 0.5  # silence before the answer: more than the capture headroom (caller.py)
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(CPU seconds busy, CPU seconds elapsed) summed over all cores, from /proc/stat."""
+    ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait (proc(5))
+    total = sum(ticks[:8])  # user .. steal; guest time is already in user
+    return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
+def self_cpu_seconds() -> float:
+    """User + system CPU seconds of this process (the bots and their receiver)."""
+    return cpu_seconds(os.getpid())
 
 
 def cpu_seconds(pid: int) -> float:
@@ -94,12 +110,12 @@ def serve(*args: str, jsonl: Path | None = None) -> Iterator[tuple[subprocess.Po
 
 
 @contextlib.contextmanager
-def busy_core(seconds: float) -> Iterator[None]:
+def busy_core(seconds: float) -> Iterator[subprocess.Popen[bytes]]:
     """Another process keeps one core busy for at most ``seconds``."""
     code = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
-        yield
+        yield proc
     finally:
         proc.kill()
         proc.wait()
@@ -184,16 +200,21 @@ class Round:
     subcodes: set[int]
     server_cpu_pct: float
     wall_s: float
+    bench_cpu_pct: float = 0.0  # this process: the bots and their receiver
+    spinner_cpu_pct: float = 0.0  # the process keeping a core busy (--busy rounds)
+    others_cpu_pct: float = 0.0  # everything else on the machine (% of one core)
 
     def line(self) -> str:
         """One row of the report."""
         spread_ms = 1000 * (max(self.wav_s) - min(self.wav_s))
+        spinner = f"yes ({self.spinner_cpu_pct:.0f} %)" if self.busy else "no"
         return (
-            f"| {self.calls:3d} | {'yes' if self.busy else 'no ':3s} "
+            f"| {self.calls:3d} | {spinner} "
             f"| {min(self.sent_lateness_s):+.3f} .. {max(self.sent_lateness_s):+.3f} s "
             f"| {min(self.lateness_s):+.3f} .. {max(self.lateness_s):+.3f} s "
             f"| {min(self.wav_s):.3f} .. {max(self.wav_s):.3f} s ({spread_ms:.0f} ms) "
-            f"| {self.server_cpu_pct:5.0f} % | {sorted(self.subcodes)} |"
+            f"| {self.server_cpu_pct:3.0f} % | {self.bench_cpu_pct:3.0f} % "
+            f"| {self.others_cpu_pct:3.0f} % | {sorted(self.subcodes)} |"
         )
 
 
@@ -246,10 +267,15 @@ def ramp_round(calls: int, answer: Path, *, busy: bool, seed: int = 1) -> Round:
                     )
 
             cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-            with busy_core(ROUND_TIMEOUT_S) if busy else contextlib.nullcontext():
+            self0, (machine0, _) = self_cpu_seconds(), machine_busy_seconds()
+            with busy_core(ROUND_TIMEOUT_S) if busy else contextlib.nullcontext() as spinner:
+                spin0 = cpu_seconds(spinner.pid) if spinner is not None else 0.0
                 results = asyncio.run(asyncio.wait_for(flow(), ROUND_TIMEOUT_S))
+                spin_s = cpu_seconds(spinner.pid) - spin0 if spinner is not None else 0.0
             wall_s = time.monotonic() - t0
-            cpu_pct = 100 * (cpu_seconds(proc.pid) - cpu0) / wall_s
+            server_s = cpu_seconds(proc.pid) - cpu0
+            bench_s = self_cpu_seconds() - self0
+            machine_s = machine_busy_seconds()[0] - machine0
         records = [json.loads(line) for line in jsonl.read_text().splitlines()]
     established = {
         r["callId"]: r["wallTime"]
@@ -274,8 +300,11 @@ def ramp_round(calls: int, answer: Path, *, busy: bool, seed: int = 1) -> Round:
         [sent[call_id] - due[call_id] for call_id, _, _ in results],
         [wav_s for _, _, wav_s in results],
         {ended[c]["subcode"] for c, _, _ in results},
-        cpu_pct,
+        100 * server_s / wall_s,
         wall_s,
+        bench_cpu_pct=100 * bench_s / wall_s,
+        spinner_cpu_pct=100 * spin_s / wall_s,
+        others_cpu_pct=100 * max(0.0, machine_s - server_s - bench_s - spin_s) / wall_s,
     )
 
 
@@ -298,9 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         answer = answer_wav(Path(tmp))
         print(
             "| calls | other core busy | ending sent late (server) | ending arrived late (bot) "
-            "| WAV length (spread) | server CPU | subcodes |"
+            "| WAV length (spread) | server CPU | bench CPU | other load | subcodes |"
         )
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         for busy in (False, True) if not args.no_busy else (False,):
             for n in args.ramp:
                 print(ramp_round(n, answer, busy=busy).line(), flush=True)
