@@ -104,6 +104,12 @@ class ScriptedMicrophone:
     engine's rate (the player writes it so), so device frames are engine samples.
     """
 
+    # What the session reads as "hand each block on as it comes" (app/session/live.py): no
+    # 30 ms batching of a real-time microphone, whose batch would still hold the block before
+    # an entry when the entry is sent (it would apply early, on the previous batch's end), and
+    # no stall watchdog (a file never stalls). The wrapped file still plays in real time.
+    realtime = False
+
     def __init__(self, inner: InputDevice, script: LiveScript) -> None:
         self.inner = inner
         self.script = script

@@ -672,6 +672,44 @@ def test_a_preset_played_live_ends_on_the_same_samples_as_callsim_run(qtbot, tmp
     rig.window.end_live_call()
 
 
+def test_a_preset_on_a_real_time_microphone_ends_on_callsim_runs_sample(qtbot, tmp_path) -> None:
+    """As the app runs it: the opened track plays in real time, and the session batches a
+    real-time microphone's blocks (app/session/live.py); an entry still applies on its sample
+    (the media gap of 8513: a gap begun one block early or late moves the ending)."""
+    from app.audio.fake import FakeOutputDevice, FileInputDevice
+    from app.ui.app import open_settings
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(
+        open_settings(tmp_path / "settings.ini"),
+        input_factory=lambda choice: FileInputDevice(Path(choice.path), realtime=True),
+        output_factory=lambda device: FakeOutputDevice(ENGINE_RATE_HZ, realtime=True, keep=False),
+        sessions_root=tmp_path / "sessions",
+    )
+    qtbot.addWidget(window)
+    # The 8513 preset with its gap moved off the 20 ms block grid (the file microphone's).
+    from app.resources import example_scenarios
+
+    preset = next(p for p in example_scenarios() if p.stem == "8513-media-timeout")
+    answer = (preset.parent / "audio" / "answer-22k.wav").resolve()
+    text = preset.read_text("utf-8").replace('"audio/answer-22k.wav"', json.dumps(str(answer)))
+    assert "at = 2.0\nno_media" in text
+    scenario = tmp_path / "gap-off-grid.toml"
+    scenario.write_text(text.replace("at = 2.0\nno_media", "at = 2.013\nno_media"), "utf-8")
+    expected = run_scenario(load_scenario(scenario)).endings
+    assert expected[0].sample_index == round(2.013 * ENGINE_RATE_HZ) + 2 * ENGINE_RATE_HZ
+    window.open_scenario(scenario)
+
+    def endings() -> list[ev.OperationEnded]:
+        return [e for e in window.events if isinstance(e, ev.OperationEnded)]
+
+    qtbot.waitUntil(lambda: len(endings()) == len(expected), timeout=4 * WAIT_MS)
+    assert [(e.sample_index, e.subcode) for e in endings()] == [
+        (e.sample_index, e.subcode) for e in expected
+    ]
+    window.end_live_call()
+
+
 def test_every_reachable_ending_has_a_preset(qtbot, tmp_path) -> None:
     """ "Presets for each ending (8508-8536) in one menu": every subcode of the result table
     but the two no input reaches (docs/graph-contract.md §4: 8512, 9999) has one."""
