@@ -93,7 +93,12 @@ def serve(*args: str, jsonl: Path | None = None) -> Iterator[tuple[subprocess.Po
     cmd = [sys.executable, "-m", "app", "serve", "--quiet", *args]
     if jsonl is not None:
         cmd += ["--jsonl", str(jsonl)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    # A session of its own, as a server started on its own would have: with the kernel's
+    # autogroup scheduling (sched(7)), a session's threads share one group's CPU time, and the
+    # server, the bots and the spinner are three programs, not one.
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -113,7 +118,7 @@ def serve(*args: str, jsonl: Path | None = None) -> Iterator[tuple[subprocess.Po
 def busy_core(seconds: float) -> Iterator[subprocess.Popen[bytes]]:
     """Another process keeps one core busy for at most ``seconds``."""
     code = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
-    proc = subprocess.Popen([sys.executable, "-c", code])
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)  # see serve()
     try:
         yield proc
     finally:
