@@ -199,6 +199,8 @@ class EnginePool:
             worker.busy_since = None
             if more:
                 ready.put(host)  # to the back: the other calls' turn first
+            # Not kept while waiting for the next: an ended call must be freeable.
+            host = None
             if len(self._workers) > self.workers and self._retire(worker):
                 return
         with self._lock:
