@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,10 @@ class CallRegistry:
         # Every call's engine runs on these few threads, not one thread per call: 100 threads
         # waking 20 times a second cost more than their DSP (app/engine/pool.py).
         self.engine_pool = EnginePool(name="engine")
+        # Finished takes are fsynced and closed here, not on the engine worker (one thread:
+        # first in first out, so a call's events queued behind its take's close leave after
+        # it; ``_engine_listener``). RecordingWriter says why.
+        self.recording_closer = ThreadPoolExecutor(1, thread_name_prefix="recording-close")
         # Engine events on their way to the loop, in the order the engines emitted them; one
         # wake-up of the loop carries all that came meanwhile (``_engine_listener``).
         self._inbox: deque[tuple[ServerCall, ev.Event]] = deque()
@@ -314,6 +319,7 @@ class CallRegistry:
             *(asyncio.to_thread(self._stop_call_threads, c) for c in self._calls.values())
         )
         await asyncio.to_thread(self.engine_pool.stop)
+        await asyncio.to_thread(self.recording_closer.shutdown)
 
     @staticmethod
     def _stop_call_threads(call: ServerCall) -> None:
@@ -359,9 +365,9 @@ class CallRegistry:
             host=host,
             recordings_dir=call_dir,
         )
-        # The writer is attached first, so a recording's file is closed before the
-        # notification announcing it reaches the loop.
-        attach_recording_writer(host, call_dir)
+        # The writer is attached first, so a recording's close is queued on the closer before
+        # the notification announcing it, which waits for it (``_engine_listener``).
+        attach_recording_writer(host, call_dir, closer=self.recording_closer)
         host.add_listener(self._engine_listener(call))
         host.start()
         self._calls[call_id] = call
@@ -369,17 +375,45 @@ class CallRegistry:
         return call
 
     def _engine_listener(self, call: ServerCall) -> Callable[[ev.Event], None]:
-        """A listener run on the call's engine thread: hands events to the loop, nothing more.
+        """A listener run on the call's engine thread: hands events to the loop (those after a
+        finished take through the recording closer), nothing more.
 
         The loop is woken only if no wake-up is pending: waking it costs the engine thread a
         system call and, with it, its turn at the interpreter (app/engine/pool.py), once per
         event of 100 calls before.
         """
         loop = asyncio.get_running_loop()
+        closer = self.recording_closer
+        # How many of this call's events wait on the closer. From a RecordingFinished on, the
+        # call's events go through the closer, behind the take's fsync and close, until none
+        # is left there: a notification never makes a file downloadable before it is
+        # complete on disk, and the call's events keep their order.
+        behind_close = 0
+        behind_lock = threading.Lock()
 
         def on_engine_event(event: ev.Event) -> None:
+            nonlocal behind_close
             if isinstance(event, ev.RecordingChunk):
                 return
+            with behind_lock:
+                wait = behind_close > 0 or isinstance(event, ev.RecordingFinished)
+                if wait:
+                    behind_close += 1
+            if wait:
+                try:
+                    closer.submit(after_close, event)
+                except RuntimeError:  # the closer is shut down: the endpoint is stopping
+                    after_close(event)
+            else:
+                to_loop(event)
+
+        def after_close(event: ev.Event) -> None:
+            nonlocal behind_close
+            to_loop(event)
+            with behind_lock:
+                behind_close -= 1
+
+        def to_loop(event: ev.Event) -> None:
             with self._inbox_lock:
                 self._inbox.append((call, event))
                 wake = not self._inbox_woken

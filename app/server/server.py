@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,12 @@ class GraphServer:
         """Where recordings are written (``<dir>/<call id>/<operation id>.wav``)."""
         assert self._recordings_dir is not None, "start() first"
         return self._recordings_dir
+
+    @property
+    def recording_closer(self) -> Executor:
+        """The one thread that fsyncs and closes finished recordings; a call's notifications
+        after a finished take wait for it (app/server/lifecycle.py)."""
+        return self._registry.recording_closer
 
     @property
     def running(self) -> bool:
