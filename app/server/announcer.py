@@ -62,6 +62,8 @@ class Announcer:
 
     def _register_recordings(self, call: ServerCall, event: ev.Notification) -> None:
         """Remember the download token of every recording a notification delivers."""
+        if '"recordingAccessToken"' not in event.payload_json:
+            return  # most notifications carry none: not worth parsing on the loop
         for item in event.payload.get("value", []):
             data = item.get("resourceData") if isinstance(item, dict) else None
             if not isinstance(data, dict):

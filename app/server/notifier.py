@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -236,7 +237,7 @@ class Notifier:
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             # Real traffic carries a message id per POST (docs/graph-contract.md §5.1).
-            "X-Microsoft-Skype-Message-ID": str(uuid.uuid4()),
+            "X-Microsoft-Skype-Message-ID": _message_id(),
             "X-Microsoft-Skype-Chain-ID": call_id,
         }
         if opts.bearer_token:
@@ -324,6 +325,17 @@ class Notifier:
                 wall_time_s=time.time(),
             )
         )
+
+
+# Message ids need to be unique, not secret: drawn from the random module, not from uuid4's
+# os.urandom, a system call that gives up the interpreter lock on every POST and, with 100 calls'
+# engines running (app/engine/pool.py), waits up to a switch interval to take it back.
+_MESSAGE_IDS = random.Random()
+
+
+def _message_id() -> str:
+    """A random (version 4) UUID for one POST's X-Microsoft-Skype-Message-ID."""
+    return str(uuid.UUID(int=_MESSAGE_IDS.getrandbits(128), version=4))
 
 
 def _retry_after_s(value: str | None) -> float | None:

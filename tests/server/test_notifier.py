@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -165,6 +166,20 @@ def test_headers_and_bearer_token() -> None:
     assert headers["Authorization"] == "Bearer secret"
     assert headers["Content-Type"] == "application/json"
     assert "X-Microsoft-Skype-Message-ID" in headers
+
+
+def test_each_post_has_its_own_version_4_message_id() -> None:
+    """docs/graph-contract.md §5.1: a message id per POST (drawn without a system call)."""
+
+    async def flow() -> list[str]:
+        async with Receiver() as receiver:
+            await deliver_all(Notifier(), receiver, [("c", "/cb", n) for n in range(1, 21)])
+            return [a.headers["X-Microsoft-Skype-Message-ID"] for a in receiver.arrivals]
+
+    ids = asyncio.run(asyncio.wait_for(flow(), TIMEOUT_S))
+    assert len(ids) == len(set(ids)) == 20
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(str(u) == i and u.version == 4 for u, i in zip(parsed, ids, strict=True))
 
 
 def test_retry_after_parsing() -> None:
