@@ -4,7 +4,7 @@ Why: with one thread per call (``EngineHost`` on its own), 100 served calls are 
 each wake 20 times a second for about 0.1 ms of DSP, and each wake-up costs more than the DSP
 (the queue hand-off, the thread switch, the interpreter lock passed between 100 threads). On a
 2-core machine that overhead, not the DSP, made the calls fall behind their sample clock
-(README "Concurrent calls"). A pool of ``workers`` threads takes the calls that have commands
+(README "Local Graph endpoint"). A pool of ``workers`` threads takes the calls that have commands
 waiting, one after another, and runs each one's queued commands in a batch.
 
 What one thread per call guaranteed still holds, per call: its commands run in order, one at
