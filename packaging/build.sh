@@ -31,7 +31,9 @@ bundle_mb=$(du -sm dist/callsim | cut -f1)
 tar_mb=$(du -sm "$tarball" | cut -f1)
 echo "built dist/callsim in ${elapsed} s: ${bundle_mb} MB; ${tarball}: ${tar_mb} MB"
 echo "largest parts:"
-du -sm dist/callsim/_internal/* | sort -rn | head -8 | sed 's/^/  /'
+# awk reads to the end: `head` would close the pipe while sort still writes, and sort's SIGPIPE
+# (exit 141) fails the build under pipefail, depending on timing.
+du -sm dist/callsim/_internal/* | sort -rn | awk 'NR <= 8 { print "  " $0 }'
 if [ "$bundle_mb" -gt "$MAX_BUNDLE_MB" ]; then
   echo "build.sh: the bundle is ${bundle_mb} MB, over the ${MAX_BUNDLE_MB} MB budget" >&2
   exit 1

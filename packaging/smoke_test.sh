@@ -71,7 +71,7 @@ app=$!
 if ! timeout "$WINDOW_TIMEOUT_S" xdotool search --sync --onlyvisible --name '^CallSim' >/dev/null; then
   echo "no CallSim window within ${WINDOW_TIMEOUT_S} s" >&2; kill "$app" 2>/dev/null; exit 1
 fi
-title=$(xdotool search --onlyvisible --name '^CallSim' getwindowname | head -1)
+title=$(xdotool search --onlyvisible --name '^CallSim' getwindowname | sed -n 1p)
 kill -0 "$app" || { echo "the app exited after showing its window" >&2; exit 1; }
 echo "window: $title"
 kill "$app"; wait "$app" 2>/dev/null || true
