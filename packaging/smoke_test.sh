@@ -40,8 +40,11 @@ echo "$out"
 grep -q "200/8514 stopToneDetected" <<<"$out" || fail "the stop-tone scenario did not end 200/8514"
 [ -s "$work/run/events.jsonl" ] || fail "no events.jsonl written"
 # The bundle's own copy of the examples (what an installed user has).
-"${clean[@]}" "$exe" run "$bundle/_internal/app/_resources/scenarios/8509-max-silence.toml" \
-  --out "$work/run2" | grep -q "200/8509" || fail "the bundled 8509 example did not end 200/8509"
+# Output captured, not piped into `grep -q`: grep stops at the first match, and the run's next
+# write would then fail on a closed pipe (under pipefail, a failure that depends on timing).
+out=$("${clean[@]}" "$exe" run "$bundle/_internal/app/_resources/scenarios/8509-max-silence.toml" \
+  --out "$work/run2")
+grep -q "200/8509" <<<"$out" || fail "the bundled 8509 example did not end 200/8509"
 echo "ok: both scenarios ended as promised"
 
 step "callsim doctor"
@@ -87,8 +90,9 @@ before=$(cd "$prefix" && find . | sort)
 "${clean[@]}" bash "$bundle/install.sh" --prefix "$prefix"
 desktop-file-validate "$prefix/share/applications/io.github.callsim.CallSim.desktop"
 appstreamcli validate --no-net "$prefix/share/metainfo/io.github.callsim.CallSim.metainfo.xml"
-"${clean[@]}" "$prefix/bin/callsim" run resources/scenarios/8510-initial-silence.toml \
-  --out "$work/run3" | grep -q "8510" || fail "the installed callsim did not run a scenario"
+out=$("${clean[@]}" "$prefix/bin/callsim" run resources/scenarios/8510-initial-silence.toml \
+  --out "$work/run3")
+grep -q "8510" <<<"$out" || fail "the installed callsim did not run a scenario"
 "${clean[@]}" bash "$prefix/opt/callsim/uninstall.sh" --prefix "$prefix"
 after=$(cd "$prefix" && find . | sort)
 [ "$before" = "$after" ] || fail "uninstall left: $(diff <(echo "$before") <(echo "$after") || true)"
