@@ -65,9 +65,23 @@ def test_submit_runs_on_the_engine_thread() -> None:
 # -- the engine host cannot die (issue 8 item 3) -------------------------------------------
 
 
-def _counter(prefix: str) -> Callable[[], str]:
+def counter(prefix: str) -> Callable[[], str]:
     n = itertools.count(1)
     return lambda: f"{prefix}-{next(n)}"
+
+
+def ids_failing_at(n_fail: int) -> Callable[[], str]:
+    """An engine id source that raises on the ``n_fail``-th id it is asked for (a real
+    exception inside the engine's handling of whatever asks for it)."""
+    ids = itertools.count(1)
+
+    def id_factory() -> str:
+        n = next(ids)
+        if n == n_fail:
+            raise OSError("entropy source gone")
+        return f"id-{n}"
+
+    return id_factory
 
 
 def test_a_cancelled_action_is_skipped_and_the_engine_goes_on() -> None:
@@ -96,15 +110,7 @@ def test_an_exception_in_an_action_fails_it_and_ends_only_that_call() -> None:
     """A real exception inside the engine's handling of an action: the action's future holds
     it, the call ends with its terminated notification, the thread serves later commands
     (404 for the ended call) and another call on another host is untouched."""
-    ids = itertools.count(1)
-
-    def id_factory() -> str:  # the engine's id source breaks on the fifth id it asks for
-        n = next(ids)
-        if n == 5:
-            raise OSError("entropy source gone")
-        return f"id-{n}"
-
-    host = EngineHost(Call(id_factory=id_factory)).start()
+    host = EngineHost(Call(id_factory=ids_failing_at(5))).start()
     other = EngineHost(Call()).start()
     events = host.subscribe()
     host.feed(track(("s", 0.5)))
@@ -157,7 +163,7 @@ def _play_body(uri: str) -> dict[str, object]:
 def _run_behind_prompt(uri: str, base_dir: Path, stall: SilentServer | None) -> list[str]:
     """playPrompt(uri), then a recordResponse queued behind it; the caller speaks once the
     prompt has failed. Returns every event (sample times, payloads, recording bytes)."""
-    call = Call(id_factory=_counter("id"), token_factory=_counter("token"))
+    call = Call(id_factory=counter("id"), token_factory=counter("token"))
     loader = make_prompt_loader(base_dir, timeout_s=PROMPT_TIMEOUT_S)
     host = EngineHost(call, prompt_loader=loader, prompt_timeout_s=PROMPT_TIMEOUT_S).start()
     events = host.subscribe()

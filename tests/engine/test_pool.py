@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,18 +15,13 @@ from app.core.call import Call
 from app.engine.host import EngineHost
 from app.engine.pool import EnginePool
 from tests.core.helpers import record_body, track
-from tests.engine.test_host import wait_for
+from tests.engine.test_host import counter, ids_failing_at, wait_for
 
 WAIT_S = 10.0  # a bound on waiting for a condition, never a measured time
 
 
-def _counter(prefix: str) -> Callable[[], str]:
-    n = itertools.count(1)
-    return lambda: f"{prefix}-{next(n)}"
-
-
 def _call() -> Call:
-    return Call(id_factory=_counter("id"), token_factory=_counter("token"))
+    return Call(id_factory=counter("id"), token_factory=counter("token"))
 
 
 @pytest.fixture
@@ -161,15 +155,7 @@ def test_a_stuck_call_holds_only_itself(tmp_path: Path) -> None:
 def test_an_exception_ends_only_that_call_and_the_worker_goes_on(pool: EnginePool) -> None:
     """An engine failure on a pooled call ends that call (terminated notification); another
     call on the same worker, and the failed call's later commands, are served."""
-    ids = itertools.count(1)
-
-    def id_factory() -> str:  # the engine's id source breaks on the fifth id it asks for
-        n = next(ids)
-        if n == 5:
-            raise OSError("entropy source gone")
-        return f"id-{n}"
-
-    host = EngineHost(Call(id_factory=id_factory), pool=pool).start()
+    host = EngineHost(Call(id_factory=ids_failing_at(5)), pool=pool).start()
     other = EngineHost(Call(), pool=pool).start()
     events = host.subscribe()
     host.feed(track(("s", 0.5)))

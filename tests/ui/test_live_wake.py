@@ -14,38 +14,16 @@ import pytest
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QWidget
 
-from app.audio.devices import AudioStatus, InputDevice
-from app.audio.fake import FakeOutputDevice, FileInputDevice
 from app.core import events as ev
-from app.core.clock import ENGINE_RATE_HZ
-from app.ui.app import open_settings
-from app.ui.main_window import InputChoice, MainWindow
+from tests.ui.test_main_window import realtime_silence_window
 
 WAIT_MS = 10_000
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
 
-def _window(qtbot, tmp_path: Path) -> MainWindow:
-    def silence(choice: InputChoice) -> InputDevice:
-        return FileInputDevice(None, realtime=True, name="Test microphone")
-
-    window = MainWindow(
-        open_settings(tmp_path / "settings.ini"),
-        audio_status=AudioStatus(True, "", ""),
-        input_factory=silence,
-        output_factory=lambda device: FakeOutputDevice(ENGINE_RATE_HZ, realtime=False),
-        sessions_root=tmp_path / "sessions",
-    )
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    window.input_combo.setCurrentIndex(window.input_combo.findText("Silence"))
-    return window
-
-
 def test_an_engine_event_reaches_the_window_without_the_poll_timer(qtbot, tmp_path: Path) -> None:
-    window = _window(qtbot, tmp_path)
+    window = realtime_silence_window(qtbot, tmp_path)
     assert window.start_call()
     session = window.session
     assert session is not None
@@ -81,7 +59,7 @@ class _Paints(QObject):
 
 
 def test_a_poll_repaints_the_clock_alone_not_the_status_bar(qtbot, tmp_path: Path) -> None:
-    window = _window(qtbot, tmp_path)
+    window = realtime_silence_window(qtbot, tmp_path)
     assert window.start_call()
     session = window.session
     assert session is not None

@@ -327,12 +327,17 @@ def test_drop_media_button_fails_the_recording_with_8513(rig: Rig, qtbot) -> Non
     assert not button.isEnabled()
 
 
-def test_a_stalled_microphone_shows_a_banner_until_it_delivers_again(qtbot, tmp_path: Path) -> None:
-    mics: list[FileInputDevice] = []
+def realtime_silence_window(
+    qtbot, tmp_path: Path, mics: list[FileInputDevice] | None = None
+) -> MainWindow:
+    """The window on "Silence" from a real-time microphone named "Test microphone" (each one
+    the window opens is appended to ``mics``), with a speaker that never blocks."""
 
     def realtime_input(choice: InputChoice) -> InputDevice:
-        mics.append(FileInputDevice(None, realtime=True, name="Test microphone"))
-        return mics[-1]
+        mic = FileInputDevice(None, realtime=True, name="Test microphone")
+        if mics is not None:
+            mics.append(mic)
+        return mic
 
     window = MainWindow(
         open_settings(tmp_path / "settings.ini"),
@@ -345,6 +350,12 @@ def test_a_stalled_microphone_shows_a_banner_until_it_delivers_again(qtbot, tmp_
     window.show()
     qtbot.waitExposed(window)
     window.input_combo.setCurrentIndex(window.input_combo.findText("Silence"))
+    return window
+
+
+def test_a_stalled_microphone_shows_a_banner_until_it_delivers_again(qtbot, tmp_path: Path) -> None:
+    mics: list[FileInputDevice] = []
+    window = realtime_silence_window(qtbot, tmp_path, mics)
     assert not window.banner.isVisible()
     qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
     session = window.session
