@@ -230,8 +230,9 @@ def mix_at_level(speech: Signal, active_db: float, condition: Condition, seed: i
     return np.clip(signal, -1.0, 1.0).astype(np.float32)
 
 
-def label_spans(clean: Signal) -> list[Span]:
-    """Speech spans of a clean recording (see the module docstring for the rule)."""
+def label_hops(clean: Signal) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """The hop starts of ``hop_band_powers`` and, per hop and band, whether the label rule
+    (steps 1-3 of the module docstring) calls that band of that hop speech."""
     _, active = p56_active_level(clean)
     starts, powers = hop_band_powers(clean)
     window = seconds(LABEL_WINDOW_S)
@@ -242,7 +243,15 @@ def label_spans(clean: Signal) -> list[Span]:
     threshold = np.maximum(
         long_term * 10.0 ** (-SPEECH_RANGE_DB / 10.0), noise * 10.0 ** (LABEL_MARGIN_DB / 10.0)
     )
-    speech = (powers > threshold).any(axis=1)
+    speech: npt.NDArray[np.bool_] = powers > threshold
+    return starts, speech
+
+
+def label_spans(clean: Signal) -> list[Span]:
+    """Speech spans of a clean recording (see the module docstring for the rule)."""
+    starts, band_speech = label_hops(clean)
+    window = seconds(LABEL_WINDOW_S)
+    speech = band_speech.any(axis=1)
     spans: list[Span] = []
     for index in np.flatnonzero(speech).tolist():
         begin, end = int(starts[index]), int(starts[index]) + window
