@@ -138,11 +138,17 @@ class GrowingWav:
             r.setpos(start)
             return np.frombuffer(r.readframes(stop - start), dtype="<i2").astype(np.int16)
 
+    def finish(self) -> None:
+        """Finish the header (an empty file gets its 44 bytes here) and hand it to the OS: the
+        file is complete for every reader from now on; only the fsync is left for ``close``."""
+        if not self._file.closed:
+            self._wave.close()  # flushes; leaves the file open, as wave did not open it
+
     def close(self) -> None:
-        """Finish the header (an empty file gets its 44 bytes here), fsync once, close."""
+        """``finish``, fsync once, close."""
         if self._file.closed:
             return
-        self._wave.close()  # flushes; leaves the file open, as wave did not open it
+        self.finish()
         os.fsync(self._file.fileno())
         self._file.close()
 
@@ -156,11 +162,14 @@ class RecordingWriter:
     44-byte PCM header; tests/audio checks).
     Thread-safe: the engine thread writes, and any thread may ``close`` (the app quitting).
 
-    With a ``closer`` (one thread, first in first out), a finished take is closed there instead
-    of on the thread that handles the events: its fsync takes about 1.4 ms, which on the local
-    endpoint's one engine worker made 100 calls ending together wait about 0.14 s for each
-    other's disks (README "Local Graph endpoint"). Whoever announces the file must then queue the
-    announcement on the same closer, after the close (app/server/lifecycle.py does).
+    A finished take's header is finished on the thread that handles the events, before the
+    listeners after this one see ``RecordingFinished``: from then on the file is complete for
+    every reader (it is in the page cache), so it may be announced at once. With a ``closer``
+    (one thread, first in first out) its fsync and close happen there instead: an fsync takes
+    about 1.4 ms on a quiet disk and over 100 ms on a busy one, which on the local endpoint's
+    one engine worker made 100 calls ending together wait for each other's disks (README "Local
+    Graph endpoint"). The fsync guards against power loss only, which the announcement does not
+    need to wait for: the bot downloads the file from this process.
     """
 
     def __init__(self, directory: Path, *, closer: Executor | None = None) -> None:
@@ -189,6 +198,7 @@ class RecordingWriter:
                     # Nothing was captured: still leave a valid, empty WAV for the bot to fetch.
                     entry = self._create(event.operation_id)
                 if entry is not None:
+                    entry.finish()  # complete for readers before anyone announces it
                     if self._closer is None:
                         entry.close()
                     else:  # out of the lock's dict already: only the closer touches it now

@@ -365,8 +365,8 @@ class CallRegistry:
             host=host,
             recordings_dir=call_dir,
         )
-        # The writer is attached first, so a recording's close is queued on the closer before
-        # the notification announcing it, which waits for it (``_engine_listener``).
+        # The writer is attached first, so a recording is complete on disk before the
+        # notification announcing it is queued (``_engine_listener``).
         attach_recording_writer(host, call_dir, closer=self.recording_closer)
         host.add_listener(self._engine_listener(call))
         host.start()
@@ -375,43 +375,19 @@ class CallRegistry:
         return call
 
     def _engine_listener(self, call: ServerCall) -> Callable[[ev.Event], None]:
-        """A listener run on the call's engine thread: hands events to the loop (those after a
-        finished take through the recording closer), nothing more.
+        """A listener run on the call's engine thread: hands events to the loop, nothing more.
 
-        The loop is woken only if no wake-up is pending: waking it costs the engine thread a
-        system call and, with it, its turn at the interpreter (app/engine/pool.py), once per
-        event of 100 calls before.
+        The recording writer listens first, so a take's file is complete for readers before
+        its ``RecordingFinished`` gets here (its fsync comes later, on the recording closer,
+        ``RecordingWriter``). The loop is woken only if no wake-up is pending: waking it costs
+        the engine thread a system call and, with it, its turn at the interpreter
+        (app/engine/pool.py), once per event of 100 calls before.
         """
         loop = asyncio.get_running_loop()
-        closer = self.recording_closer
-        # How many of this call's events wait on the closer. From a RecordingFinished on, the
-        # call's events go through the closer, behind the take's fsync and close, until none
-        # is left there: a notification never makes a file downloadable before it is
-        # complete on disk, and the call's events keep their order.
-        behind_close = 0
-        behind_lock = threading.Lock()
 
         def on_engine_event(event: ev.Event) -> None:
-            nonlocal behind_close
-            if isinstance(event, ev.RecordingChunk):
-                return
-            with behind_lock:
-                wait = behind_close > 0 or isinstance(event, ev.RecordingFinished)
-                if wait:
-                    behind_close += 1
-            if wait:
-                try:
-                    closer.submit(after_close, event)
-                except RuntimeError:  # the closer is shut down: the endpoint is stopping
-                    after_close(event)
-            else:
+            if not isinstance(event, ev.RecordingChunk):
                 to_loop(event)
-
-        def after_close(event: ev.Event) -> None:
-            nonlocal behind_close
-            to_loop(event)
-            with behind_lock:
-                behind_close -= 1
 
         def to_loop(event: ev.Event) -> None:
             with self._inbox_lock:

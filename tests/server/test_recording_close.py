@@ -1,33 +1,33 @@
-"""A finished take is closed off the engine worker, and announced only once it is closed.
+"""A finished take is announced as soon as its file is complete, not after its fsync.
 
-The endpoint fsyncs and closes finished recordings on one closer thread (app/server/lifecycle.py,
-``RecordingWriter``), so 100 calls ending together do not wait on the engine worker for each
-other's disks. The notification that makes a recording downloadable must still come after its
-file is complete on disk: here the closer is held busy, and the ending must wait for it.
+The endpoint fsyncs and closes finished recordings on one closer thread (``RecordingWriter``,
+app/audio/wav.py), so 100 calls ending together do not wait for each other's disks. The file is
+complete for every reader before the ending is announced (its header is finished on the engine
+worker); the fsync guards against power loss only. Here the closer is held busy: the ending must
+still arrive, and the recording it names must download whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import wave
 from collections.abc import Callable
 
 import aiohttp
-import pytest
 import soundfile as sf
 
 from app.server.server import GraphServer
 from tests.server.support import Receiver, operation_done, speaking_script
 from tests.server.test_endpoint import RECORD_BODY, action_url, place_call, run
 
-# How long the ending must stay unannounced while the closer is held. The engine decides the
-# ending before this test starts waiting (the operation is "completed" when read from the
-# engine), so without the hold the notification would be sent at once, in milliseconds.
-HELD_WINDOW_S = 0.5
+# The closer is held this long at most: far longer than the ending may take to arrive.
 GATE_TIMEOUT_S = 20.0
+# The ending is announced within this of the engine deciding it, closer held or not.
+ANNOUNCE_TIMEOUT_S = 5.0
 
 
-def test_the_ending_waits_for_its_recording_to_be_closed(
+def test_the_ending_does_not_wait_for_its_recordings_fsync(
     serve: Callable[..., GraphServer],
 ) -> None:
     server = serve(speaking_script())
@@ -51,10 +51,8 @@ def test_the_ending_waits_for_its_recording_to_be_closed(
                         if (await resp.json())["status"] == "completed":
                             break
                     await asyncio.sleep(0.02)
-            with pytest.raises(TimeoutError):
-                await receiver.wait_item(operation_done(op_id), timeout_s=HELD_WINDOW_S)
-            gate.set()
-            done = await receiver.wait_item(operation_done(op_id), timeout_s=GATE_TIMEOUT_S)
+            done = await receiver.wait_item(operation_done(op_id), timeout_s=ANNOUNCE_TIMEOUT_S)
+            assert not gate.is_set()  # announced while the closer could not have closed it
             data = done["resourceData"]
             assert data["resultInfo"]["subcode"] == 8514, data
             async with http.get(
@@ -66,6 +64,8 @@ def test_the_ending_waits_for_its_recording_to_be_closed(
             path = server.recordings_dir / call_id / f"{op_id}.wav"
             assert wav == path.read_bytes()
             assert sf.info(str(path)).frames == (len(wav) - 44) // 2 > 0
+            with wave.open(str(path)) as reader:  # the header's sizes are final
+                assert reader.getnframes() == (len(wav) - 44) // 2
 
     try:
         run(flow())
