@@ -177,12 +177,36 @@ class Call:
         self._feed.gather_ms = gather_ms
 
     @property
+    def decision_sample(self) -> int | None:
+        """How much audio must have been fed for the earliest running timer's expiry to be
+        decided (None if no timer runs): the frame holding its deadline, judged, plus the
+        look-ahead. A feeder that knows its audio ahead (a scripted caller) feeds up to here
+        with ``analyse_now`` when it is due, so the timer's ending comes out when it is due
+        instead of at the next regular block (app/server/caller.py). What is decided never
+        depends on it; only when.
+        """
+        op = self._media.head
+        if not isinstance(op, RecordOperation) or op.phase != "capture" or not op.timers:
+            return None
+        deadline = min(t.deadline for t in op.timers.values())
+        # The analysis judges whole frames from where it stands (_advance), and a silence timer
+        # fires once its deadline is judged (app/core/capture.py).
+        frames = max(0, -(-(deadline - self._judged) // FRAME_SAMPLES))
+        return self._judged + frames * FRAME_SAMPLES + LOOKAHEAD_SAMPLES
+
+    @property
     def idle(self) -> bool:
         """True when no operation runs or waits and no input is pending."""
         return not self._media.ops and not self._inputs
 
-    def feed(self, samples: npt.ArrayLike, rate_hz: int = ENGINE_RATE_HZ) -> None:
-        """Feed the caller's next audio block (any rate, channels, dtype, block size)."""
+    def feed(
+        self, samples: npt.ArrayLike, rate_hz: int = ENGINE_RATE_HZ, *, analyse_now: bool = False
+    ) -> None:
+        """Feed the caller's next audio block (any rate, channels, dtype, block size).
+
+        ``analyse_now`` analyses it at once instead of gathering 50 ms first (``decision_sample``
+        says when that helps); the analysis decides the same either way.
+        """
         if self.ended:
             return
         if self._feed.pending_rate_hz != rate_hz:
@@ -190,7 +214,7 @@ class Call:
             self._feed.pending_rate_hz = rate_hz
         # Blocks are gathered (app/core/feed.py says why); any stamped input (key, action,
         # hang-up) processes them first, so stamps stay exact.
-        if self._feed.gather(samples):
+        if self._feed.gather(samples) or analyse_now:
             self._process_pending()
 
     def _process_pending(self) -> None:

@@ -60,6 +60,7 @@ T = TypeVar("T")
 class Feed:
     samples: npt.ArrayLike
     rate_hz: int
+    analyse_now: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +141,10 @@ class EngineHost:
         self._queue_lock = threading.Lock()
         self._started = False
         self._scheduled = False
+        self._urgent_waiting = 0  # queued analyse_now feeds (pool mode; under _queue_lock)
         self._finished = threading.Event()
         self._fed_samples = 0
+        self._decision_sample: int | None = None
         self._error: BaseException | None = None
         # Every failure of a command or listener, as "kind: exception" (engine thread appends).
         self.failures: list[str] = []
@@ -223,9 +226,18 @@ class EngineHost:
         """Samples the engine has consumed (an int written by the engine thread only)."""
         return self._fed_samples
 
-    def feed(self, samples: npt.ArrayLike, rate_hz: int = ENGINE_RATE_HZ) -> None:
-        """Queue caller audio; the array must not be modified afterwards (pass a copy)."""
-        self._put(Feed(samples, rate_hz))
+    def feed(
+        self, samples: npt.ArrayLike, rate_hz: int = ENGINE_RATE_HZ, *, analyse_now: bool = False
+    ) -> None:
+        """Queue caller audio; the array must not be modified afterwards (pass a copy).
+        ``analyse_now``: analyse it without gathering first (``Call.feed``)."""
+        self._put(Feed(samples, rate_hz, analyse_now))
+
+    @property
+    def decision_sample(self) -> int | None:
+        """``Call.decision_sample`` after the last command run (written by the engine thread
+        only, an int reference: any thread may read it, one command stale at most)."""
+        return self._decision_sample
 
     def feed_no_media(self, n_samples: int) -> None:
         """Queue a stretch of time with no media from the caller."""
@@ -271,14 +283,24 @@ class EngineHost:
         if pool is None:
             self._commands.put(cmd)
             return
+        urgent = isinstance(cmd, Feed) and cmd.analyse_now
         with self._queue_lock:
             if self._finished.is_set():
                 return  # stopped: nothing runs it (as a stopped thread would not)
             self._commands.put(cmd)
+            self._urgent_waiting += urgent
             schedule = self._started and not self._scheduled
             self._scheduled = self._scheduled or schedule
         if schedule:
-            pool.schedule(self)
+            pool.schedule(self, urgent=urgent)
+        elif urgent and self._started:
+            pool.expedite(self)
+
+    @property
+    def has_urgent(self) -> bool:
+        """Whether a feed that decides a due timer (``analyse_now``) waits in the queue: the
+        pool runs this host before the others' routine feeds (app/engine/pool.py)."""
+        return self._urgent_waiting > 0
 
     # -- the engine thread (or a pool worker) --------------------------------------------------
 
@@ -305,6 +327,9 @@ class EngineHost:
                     self._scheduled = False
                 return False
             self._step(cmd)
+            if isinstance(cmd, Feed) and cmd.analyse_now:
+                with self._queue_lock:
+                    self._urgent_waiting -= 1
         with self._queue_lock:
             if self._commands.empty():
                 self._scheduled = False
@@ -319,12 +344,13 @@ class EngineHost:
             self._failed(_COMMAND_NAMES[type(cmd)], exc)
             self._end_after_failure(call)
         self._fed_samples = call.fed_samples
+        self._decision_sample = call.decision_sample
         self._publish(call.drain())
 
     def _execute(self, call: Call, cmd: Command) -> None:
         match cmd:
-            case Feed(samples, rate_hz):
-                call.feed(samples, rate_hz)
+            case Feed(samples, rate_hz, analyse_now):
+                call.feed(samples, rate_hz, analyse_now=analyse_now)
             case NoMedia(n_samples):
                 call.feed_no_media(n_samples)
             case PressKey(key, out_of_band, in_band, duration_s):

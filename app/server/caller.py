@@ -202,22 +202,48 @@ class ScriptedCaller:
         self._next_tick_sample = self._tick_samples + int(offset_s * ENGINE_RATE_HZ * self.speed)
 
     def next_tick_at(self) -> float:
-        """``time.monotonic()`` at which the next grid sample is due."""
+        """``time.monotonic()`` at which the next grid sample, or an earlier timer decision
+        (``_decision_sample``), is due."""
         assert self._t0 is not None
-        return self._t0 + self._next_tick_sample / (ENGINE_RATE_HZ * self.speed)
+        decision = self._decision_sample()
+        # Half a sample late, so that the wake-up finds the decision sample due.
+        sample = self._next_tick_sample if decision is None else decision + 0.5
+        return self._t0 + sample / (ENGINE_RATE_HZ * self.speed)
+
+    def _decision_sample(self) -> int | None:
+        """The sample that lets the engine decide a running timer's expiry, if it falls
+        between what is fed and the next grid sample: fed then (with ``analyse_now``) instead
+        of at the grid, the timer's ending is known look-ahead after its deadline, not up to a
+        tick later (``Call.decision_sample``). At most one extra feed per timer expiry."""
+        decision = self.host.decision_sample
+        if decision is None or not self.position < decision < self._next_tick_sample:
+            return None
+        return decision
 
     def tick(self, now: float) -> None:
-        """Feed the whole ticks due by ``now`` (pacer thread; call at or after next_tick_at)."""
+        """Feed the whole ticks due by ``now``, or a timer's decision sample if that is all
+        that is due (pacer thread; call at or after next_tick_at)."""
         tick = self._tick_samples
         target = self._next_tick_sample
-        behind = self.due_samples(now) - target
+        due = self.due_samples(now)
+        decision = self._decision_sample()
+        if decision is not None and due < target:  # woken for it (next_tick_at)
+            if decision <= due:
+                self.advance(decision, analyse_now=True)
+            return
+        if due < target - tick // 50:
+            # Woken for a decision the engine has since dropped (the speech resumed): the grid
+            # sample is over 1 ms of the tick away yet; feeding it now would run ahead of time.
+            return
+        behind = due - target
         if behind > 0:  # a late wake-up: every whole tick due, in one feed
             target += behind // tick * tick
         self.advance(target)
         self._next_tick_sample = target + tick
 
-    def advance(self, due: int) -> None:
-        """Feed up to sample ``due``, applying each action exactly at its sample (pacer thread)."""
+    def advance(self, due: int, *, analyse_now: bool = False) -> None:
+        """Feed up to sample ``due``, applying each action exactly at its sample (pacer thread).
+        ``analyse_now`` asks the engine to analyse the feed that reaches ``due`` at once."""
         if self.script_start is None:
             capture = self._capture_sample
             if capture is None:
@@ -226,7 +252,10 @@ class ScriptedCaller:
                 # the feed, so little of the script's head is already past (see the class doc).
                 end = min(due, self.host.fed_samples + self._tick_samples)
                 if end > self.position:
-                    self.host.feed(np.zeros(end - self.position, dtype=np.float32))
+                    self.host.feed(
+                        np.zeros(end - self.position, dtype=np.float32),
+                        analyse_now=analyse_now and end == due,
+                    )
                     self.position = end
                 return
             self.script_start = capture
@@ -250,7 +279,10 @@ class ScriptedCaller:
                 block = np.concatenate(
                     [block, np.zeros(end - self.position - len(block), dtype=np.float32)]
                 )
-            self.host.feed(np.array(block, dtype=np.float32, copy=True))
+            self.host.feed(
+                np.array(block, dtype=np.float32, copy=True),
+                analyse_now=analyse_now and end == due,
+            )
             self.position = end
 
     def _check_head(self, fed_past_anchor: int) -> None:

@@ -514,3 +514,46 @@ def test_operation_started_carries_the_parsed_request() -> None:
     assert record.request is not None and record.request.max_silence_timeout_s == 2
     # Not part of the event's value: records and equality are as before.
     assert record == ev.OperationStarted(record.sample_index, record.operation_id, record.kind)
+
+
+# ------------------------------------------- when a timer's ending can be known (app/core/call.py)
+
+
+@pytest.mark.parametrize(
+    ("body", "audio"),
+    [
+        (record_body(initialSilenceTimeoutInSeconds=1), track(("s", 3.0))),
+        (record_body(maxSilenceTimeoutInSeconds=1), track(("s", 0.5), ("v", 1.0), ("s", 3.0))),
+        (record_body(maxRecordDurationInSeconds=2), track(("s", 0.3), ("v", 3.0))),
+    ],
+    ids=["initial silence", "max silence", "max duration"],
+)
+def test_decision_sample_is_the_least_feed_that_decides_the_timer(
+    body: dict[str, object], audio: np.ndarray
+) -> None:
+    """Fed (and analysed) up to ``decision_sample``, the running timer's ending is out; one
+    sample less, it is not. Its sample is the same as with any other feeding."""
+    expected = feed_all(_with_action(body), audio).endings[0].sample_index
+
+    def feed_to(limit_from_decision: int) -> list[ev.OperationEnded]:
+        call = _with_action(body)
+        pos = 0
+        while True:
+            decision = call.decision_sample
+            if decision is not None and pos >= decision - 3200:
+                target = decision + limit_from_decision
+                call.feed(audio[pos:target], analyse_now=True)
+                return [e for e in call.drain() if isinstance(e, ev.OperationEnded)]
+            call.feed(audio[pos : pos + 320], analyse_now=True)
+            pos += 320
+            assert pos < len(audio), "no timer ever ran"
+
+    [ended] = feed_to(0)
+    assert ended.sample_index == expected
+    assert feed_to(-1) == []
+
+
+def _with_action(body: dict[str, object]) -> Call:
+    call = new_call()
+    call.action("recordResponse", body)
+    return call

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -183,3 +184,34 @@ def test_commands_before_start_run_after_it_and_none_after_stop(pool: EnginePool
     late = host.submit(lambda call: call.fed_samples)
     pool.stop()
     assert not late.done()  # a stopped host runs nothing more (as a stopped thread)
+
+
+def test_a_feed_that_decides_a_due_timer_runs_before_routine_feeds(pool: EnginePool) -> None:
+    """While the worker is busy, calls queue in order; one given an ``analyse_now`` feed (a
+    timer's ending is due, app/server/caller.py) runs before those queued earlier, whether it
+    was already waiting or not, and urgent ones keep their own order."""
+    names = ["blocker", "a", "b", "c", "d"]
+    hosts = {n: EngineHost(_call(), name=n, pool=pool).start() for n in names}
+    ran: list[str] = []
+    gate, holding = threading.Event(), threading.Event()
+
+    def hold(call: Call) -> None:
+        holding.set()
+        gate.wait(WAIT_S)
+
+    blocked = hosts["blocker"].submit(hold)
+    assert holding.wait(WAIT_S)
+    done = []
+    for n in ("a", "b", "c"):  # routine work, queued in this order
+        done.append(hosts[n].submit(lambda call, n=n: ran.append(n)))
+    hosts["c"].feed(np.zeros(320, np.float32), analyse_now=True)  # c was waiting already
+    hosts["d"].feed(np.zeros(320, np.float32), analyse_now=True)  # d was not
+    done.append(hosts["d"].submit(lambda call: ran.append("d")))
+    gate.set()
+    blocked.result(WAIT_S)
+    for future in done:
+        future.result(WAIT_S)
+    assert ran == ["c", "d", "a", "b"]
+    assert not any(h.has_urgent for h in hosts.values())
+    for host in hosts.values():
+        host.stop()

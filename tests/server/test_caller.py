@@ -11,8 +11,8 @@ import numpy.typing as npt
 import pytest
 
 from app.core import events as ev
-from app.core.call import Call
-from app.core.clock import ENGINE_RATE_HZ
+from app.core.call import LOOKAHEAD_SAMPLES, Call
+from app.core.clock import ENGINE_RATE_HZ, FRAME_SAMPLES
 from app.engine.host import EngineHost
 from app.scenario.model import load_scenario
 from app.server.caller import CallerPacer, CallerScript, ScriptAction, ScriptedCaller
@@ -155,10 +155,14 @@ class FeedLog(EngineHost):
     def __init__(self) -> None:
         super().__init__(Call())
         self.blocks: list[int] = []
+        self.analysed_now: list[bool] = []
 
-    def feed(self, samples: npt.ArrayLike, rate_hz: int = ENGINE_RATE_HZ) -> None:
+    def feed(
+        self, samples: npt.ArrayLike, rate_hz: int = ENGINE_RATE_HZ, *, analyse_now: bool = False
+    ) -> None:
         self.blocks.append(len(np.asarray(samples)))
-        super().feed(samples, rate_hz)
+        self.analysed_now.append(analyse_now)
+        super().feed(samples, rate_hz, analyse_now=analyse_now)
 
 
 def test_the_pacer_feeds_whole_ticks_on_staggered_phases() -> None:
@@ -187,3 +191,48 @@ def test_the_pacer_feeds_whole_ticks_on_staggered_phases() -> None:
     phases = sorted(c.next_tick_at() % tick_s for c in callers)
     gaps = [b - a for a, b in itertools.pairwise(phases)] + [phases[0] + tick_s - phases[-1]]
     assert min(gaps) > tick_s / 5, phases
+
+
+def test_a_timer_due_between_ticks_is_fed_when_due_not_at_the_next_tick() -> None:
+    """A running timer's ending is known once the engine has its deadline's frame plus the
+    look-ahead: the caller wakes and feeds exactly that much (analysed at once), not the rest
+    of the tick (app/server/caller.py). The ending's sample is the same as with whole ticks."""
+    host = FeedLog().start()
+    fed_at_end: list[int] = []
+    ended: list[ev.OperationEnded] = []
+
+    def on_event(event: ev.Event) -> None:
+        if isinstance(event, ev.OperationEnded):
+            fed_at_end.append(host.fed_samples)  # the engine's feed when it decided
+            ended.append(event)
+
+    host.add_listener(on_event)
+    body = {"playBeep": False, "maxSilenceTimeoutInSeconds": 1}
+    assert host.action("recordResponse", body).result(5).status == 200
+    pacer = CallerPacer()
+    pacer.stop()  # no pacer thread: this test is the clock, waking the caller when it asks
+    caller = ScriptedCaller(host, CallerScript.from_wav(SHORT_SPEECH), pacer)
+    caller.start()
+    for _ in range(400):  # 20 s of ticks at most
+        caller.tick(caller.next_tick_at())
+        host.submit(lambda call: None).result(5)  # the engine has taken the feed
+        if ended:
+            break
+    host.stop()
+    [end] = ended
+    assert end.subcode == 8509
+    frame_end = -(-end.sample_index // FRAME_SAMPLES) * FRAME_SAMPLES
+    assert fed_at_end == [frame_end + LOOKAHEAD_SAMPLES]
+    assert host.analysed_now.count(True) == 1 and host.analysed_now[-1]
+    # The same ending as a whole-tick feed of the same script gives.
+    other = EngineHost(Call()).start()
+    events = other.subscribe()
+    assert other.action("recordResponse", body).result(5).status == 200
+    whole = ScriptedCaller(other, CallerScript.from_wav(SHORT_SPEECH), CallerPacer())
+    whole.advance(end.sample_index + 16000)
+    other.flush().result(5)
+    other.stop()
+    seen = []
+    while not events.empty():
+        seen.append(events.get())
+    assert [e.sample_index for e in seen if isinstance(e, ev.OperationEnded)] == [end.sample_index]
