@@ -238,7 +238,11 @@ class ScriptedCaller:
         behind = due - target
         if behind > 0:  # a late wake-up: every whole tick due, in one feed
             target += behind // tick * tick
-        self.advance(target)
+        # A tick that holds a timer's decision sample (the pacer woke past it) is just as urgent.
+        decision = self.host.decision_sample
+        self.advance(
+            target, analyse_now=decision is not None and self.position < decision <= target
+        )
         self._next_tick_sample = target + tick
 
     def advance(self, due: int, *, analyse_now: bool = False) -> None:

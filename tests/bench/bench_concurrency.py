@@ -21,9 +21,11 @@
    machine during the round (other users' processes, not the server, this bench or the
    spinner): the rounds are only comparable when that is near 0.
 
-A call stays real time when its ending arrives within 0.2 s of its sample-clock time (the
-engine's 100 ms look-ahead plus one 50 ms pacer tick, plus delivery) and every WAV has the same
-length (sample-clock placement of the caller's answer).
+A call stays real time when its ending arrives within 0.2 s of its sample-clock time and every
+WAV has the same length (sample-clock placement of the caller's answer). The floor is the
+engine's 100 ms look-ahead: the callers' answers end on a max-silence timer, whose deciding
+audio the caller feeds when it is due (app/server/caller.py); other endings can come up to one
+50 ms pacer tick later.
 """
 
 from __future__ import annotations

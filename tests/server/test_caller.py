@@ -193,10 +193,13 @@ def test_the_pacer_feeds_whole_ticks_on_staggered_phases() -> None:
     assert min(gaps) > tick_s / 5, phases
 
 
-def test_a_timer_due_between_ticks_is_fed_when_due_not_at_the_next_tick() -> None:
+@pytest.mark.parametrize("late_s", [0.0, 0.06], ids=["on time", "woken past the next tick"])
+def test_a_timer_due_between_ticks_is_fed_when_due_not_at_the_next_tick(late_s: float) -> None:
     """A running timer's ending is known once the engine has its deadline's frame plus the
-    look-ahead: the caller wakes and feeds exactly that much (analysed at once), not the rest
-    of the tick (app/server/caller.py). The ending's sample is the same as with whole ticks."""
+    look-ahead: the caller wakes and feeds exactly that much (analysed at once, so urgent on
+    the engine pool), not the rest of the tick (app/server/caller.py). Woken too late for that,
+    the whole ticks it feeds are marked urgent instead. The ending's sample is the same as with
+    whole ticks."""
     host = FeedLog().start()
     fed_at_end: list[int] = []
     ended: list[ev.OperationEnded] = []
@@ -214,7 +217,7 @@ def test_a_timer_due_between_ticks_is_fed_when_due_not_at_the_next_tick() -> Non
     caller = ScriptedCaller(host, CallerScript.from_wav(SHORT_SPEECH), pacer)
     caller.start()
     for _ in range(400):  # 20 s of ticks at most
-        caller.tick(caller.next_tick_at())
+        caller.tick(caller.next_tick_at() + late_s)
         host.submit(lambda call: None).result(5)  # the engine has taken the feed
         if ended:
             break
@@ -222,7 +225,10 @@ def test_a_timer_due_between_ticks_is_fed_when_due_not_at_the_next_tick() -> Non
     [end] = ended
     assert end.subcode == 8509
     frame_end = -(-end.sample_index // FRAME_SAMPLES) * FRAME_SAMPLES
-    assert fed_at_end == [frame_end + LOOKAHEAD_SAMPLES]
+    if late_s == 0:
+        assert fed_at_end == [frame_end + LOOKAHEAD_SAMPLES]
+    else:  # the whole late ticks reach past it
+        assert fed_at_end[0] > frame_end + LOOKAHEAD_SAMPLES
     assert host.analysed_now.count(True) == 1 and host.analysed_now[-1]
     # The same ending as a whole-tick feed of the same script gives.
     other = EngineHost(Call()).start()
