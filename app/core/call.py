@@ -272,11 +272,11 @@ class Call:
         if in_band:
             self._feed.inject(at, dtmf_tone(key, duration_s))
         if out_of_band:
-            self._keys.add_source(key, oob_at, "outOfBand", decided_at=oob_at, in_band_audio=False)
+            self._keys.add_source(key, oob_at, "outOfBand", decided_at=oob_at)
             if oob_at < at:
                 # Everything before oob_at is settled; what happens at oob_at (a stop tone's
-                # ending) is applied now. No commit: chunks keep the boundaries a replay has.
-                self._run_until(oob_at + 1, commit=False)
+                # ending) is applied now, as _judge_frame does before the frame from there.
+                self._settle_key_sample(oob_at)
 
     def _log_key(
         self, at: int, key: str, *, out_of_band: bool, in_band: bool, duration_s: float
@@ -418,9 +418,7 @@ class Call:
         self._events.append(event)
 
     def _on_in_band_tone(self, tone: DtmfTone) -> None:
-        self._keys.add_source(
-            tone.key, tone.start_sample, "inBand", decided_at=tone.decided_at, in_band_audio=True
-        )
+        self._keys.add_source(tone.key, tone.start_sample, "inBand", decided_at=tone.decided_at)
         op = self._media.head
         if (
             isinstance(op, RecordOperation)
@@ -475,6 +473,8 @@ class Call:
 
         Everything at samples < a was settled by the previous frame's ``_run_until``.
         """
+        if self._keys.presses and self._keys.heard_at(a):
+            self._settle_key_sample(a)
         op = self._media.head
         if (
             isinstance(op, RecordOperation)
@@ -489,6 +489,19 @@ class Call:
         self._judged = b
         self._run_until(b)
         self._release_keys(b)
+
+    def _settle_key_sample(self, at: int) -> None:
+        """Apply what a key heard at sample ``at`` (a frame boundary) does there, before the
+        frame from ``at`` is judged: a stop tone ends the recording at ``at``, so that frame,
+        audio after the recording's end, decides none of its speech edges.
+
+        A live key placed at the analysis position (``press_key(..., out_of_band_at=
+        "analysis")``) runs this as it arrives, and a replay pressing it at that sample runs it
+        from ``_judge_frame``, before the frame, so both give the same events
+        (docs/architecture.md §3 "Live keys"). No commit: a capture that does not end keeps the
+        chunk boundaries it has without the key.
+        """
+        self._run_until(at + 1, commit=False)
 
     def _judge_quiet_frames(self, start: int, flags: list[bool], i: int) -> int:
         """Judge frames from index ``i`` on while nothing but the VAD and commits can happen.

@@ -56,19 +56,27 @@ def capture_ending(
     undecided: int | None = None
     stop_tones = op.request.stop_tones
     if stop_tones:
+        # The earliest stop press heard before b, from the sources heard before b
+        # (KeyPress.heard_before says why a later source does not count yet).
+        stop: tuple[int, bool, KeyPress] | None = None
         for press in presses:
-            if press.start >= b:
-                break
-            if press.start >= op.capture_start and press.key in stop_tones and not press.consumed:
-                candidates.append(
-                    (press.start, ENDING_PRIORITY[Ending.STOP_TONE], Ending.STOP_TONE)
-                )
-                # The tone is trimmed from the recording (docs/graph-contract.md §6.4 [I]); in-band
-                # starts are known to one detector block, so cut one block earlier.
-                margin = DTMF_MASK_MARGIN_SAMPLES if press.in_band_audio else 0
-                op.trim_to = max(op.capture_start, press.start - margin)
-                op.stop_press = press
-                break
+            if press.key not in stop_tones or press.consumed:
+                continue
+            heard = press.heard_before(b)
+            if (
+                heard is not None
+                and heard[0] >= op.capture_start
+                and (stop is None or heard[0] < stop[0])
+            ):
+                stop = (heard[0], heard[1], press)
+        if stop is not None:
+            start, in_band_audio, press = stop
+            candidates.append((start, ENDING_PRIORITY[Ending.STOP_TONE], Ending.STOP_TONE))
+            # The tone is trimmed from the recording (docs/graph-contract.md §6.4 [I]); in-band
+            # starts are known to one detector block, so cut one block earlier.
+            margin = DTMF_MASK_MARGIN_SAMPLES if in_band_audio else 0
+            op.trim_to = max(op.capture_start, start - margin)
+            op.stop_press = press
     duration = op.timers.get("maxDuration")
     if duration is not None and duration.deadline <= b:
         p = ENDING_PRIORITY[Ending.MAX_RECORD_DURATION]

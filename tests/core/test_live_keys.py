@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from app.core import events as ev
@@ -89,6 +89,59 @@ def test_an_in_band_stop_tone_ends_the_recording_when_the_detector_decides() -> 
     assert ended_at_fed < key.sample_index + 1600 + FRAME_SAMPLES
 
 
+def test_a_stop_key_on_a_frame_boundary_ends_the_recording_before_that_frame_is_judged() -> None:
+    # Speech from 0.734 s: its onset (back-dated to 11520) is confirmed only by the frame
+    # [14400, 14720). A stop key at 14400 ends the recording there first, so the onset, which
+    # needs audio after the recording's end, is not reported (docs/graph-contract.md §6.4).
+    audio = track(("s", 0.734375), ("v", 1.0), ("s", 2.0))
+    for placement in ("feed", "analysis"):
+        call = new_call()
+        call.action("recordResponse", STOP)
+        press_at_s = 0.9 if placement == "feed" else 1.0  # both place it at sample 14400
+        run = feed_all(
+            call,
+            audio,
+            block=37,
+            at=[(press_at_s, lambda c, p=placement: c.press_key("#", out_of_band_at=p))],
+        )
+        assert [e[0] for e in call.input_log if e[1] == "key"] == [14400]
+        assert [(e.subcode, e.sample_index) for e in run.endings] == [(8514, 14400)]
+        assert not run.of(ev.SpeechStarted)
+        stopped = run.of(ev.TimerStopped)
+        assert {(e.timer, e.sample_index) for e in stopped} == {
+            ("initialSilence", 14400),
+            ("maxDuration", 14400),
+        }
+
+
+def test_an_in_band_stop_tone_ends_the_recording_at_its_start_before_a_later_key_event() -> None:
+    # The tone starts near 2030; an out-of-band '#' at 2240, within the merge window, joins its
+    # press. The recording ends at the tone (heard first, trimmed one detector block earlier)
+    # whether the event came before the analysis reached the tone (a replay) or after (live).
+    audio = track(("v", 1.0))
+    results = []
+    for placement, oob_at_s in (("feed", 0.14), ("analysis", 0.25)):
+        call = new_call()
+        call.action("recordResponse", STOP)
+        run = feed_all(
+            call,
+            audio,
+            block=37,
+            at=[
+                (0.125, lambda c: c.press_key("#", out_of_band=False, in_band=True)),
+                (oob_at_s, lambda c, p=placement: c.press_key("#", out_of_band_at=p)),
+            ],
+        )
+        assert [e[0] for e in call.input_log if e[1] == "key"] == [2000, 2240]
+        (pressed,) = run.of(ev.KeyPressed)
+        assert pressed.sample_index == 2240 and pressed.sources == {"inBand", "outOfBand"}
+        (ended,) = run.endings
+        assert ended.subcode == 8514 and 2000 < ended.sample_index < 2240
+        assert ended.recording_samples == ended.sample_index - 204
+        results.append(run.events)
+    assert results[0] == results[1]
+
+
 class _LookAheadOnly:
     """Within it, a decided stop tone does not move the analysis ahead of the look-ahead."""
 
@@ -96,13 +149,7 @@ class _LookAheadOnly:
         self._saved = Call._on_in_band_tone
 
         def plain(call: Call, tone: Any) -> None:
-            call._keys.add_source(
-                tone.key,
-                tone.start_sample,
-                "inBand",
-                decided_at=tone.decided_at,
-                in_band_audio=True,
-            )
+            call._keys.add_source(tone.key, tone.start_sample, "inBand", decided_at=tone.decided_at)
 
         Call._on_in_band_tone = plain  # type: ignore[method-assign]
 
@@ -140,6 +187,17 @@ def _timed_keys(
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
+# A live key on the frame boundary where a speech onset is still unconfirmed (the replay judged
+# that frame before the key and reported the onset).
+@example(parts=[("s", 0.734375), ("v", 1.0)], keys=[(1.0, "#", "out-of-band")], block=37, records=1)
+# An in-band stop tone the analysis passed before a live out-of-band '#' merged into its press
+# (the replay had the event first and ended the recording there, not at the tone).
+@example(
+    parts=[("v", 1.0)],
+    keys=[(0.25, "#", "out-of-band"), (0.125, "#", "in-band")],
+    block=37,
+    records=1,
+)
 @given(parts=_parts, keys=_keys, block=st.sampled_from([37, 320, 882]), records=st.integers(1, 3))
 def test_a_live_session_replays_to_the_same_events(
     parts: list[tuple[str, float]], keys: list[tuple[float, str, str]], block: int, records: int
