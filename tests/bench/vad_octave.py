@@ -210,25 +210,7 @@ def _score_segments(
         for i in matched:
             used[i] = True
     scores.utterances.false_onsets += used.count(False)
-    ends = [end for _, end in raw]
-    starts = [s for s, _ in raw]
-    for utt_start, utt_end in scored:
-        scores.labelled_ends += 1
-        error = vad_real._nearest_ms(ends, utt_end)
-        scores.ends.append((recording, 1e3 * utt_end / ENGINE_RATE_HZ, error))
-        if error is None:
-            scores.missed_ends += 1
-        else:
-            scores.end_errors_ms.append(error)
-        onset = vad_real._nearest_ms(starts, utt_start)
-        if onset is None:
-            scores.missed_onsets += 1
-        else:
-            scores.onset_errors_ms.append(onset)
-    labelled_ends = [end for _, end in utterances]
-    for _, end in merge(raw, seconds(MERGE_GAP_S)):
-        if end < n_samples and vad_real._nearest_ms(labelled_ends, end) is None:
-            scores.extra_ends += 1
+    vad_real.score_segments(scores, recording, raw, n_samples, utterances, scored)
 
 
 def end_reach_db(tail_ms: float = vad_real.END_TOLERANCE_MS) -> list[tuple[str, float, float]]:

@@ -324,7 +324,18 @@ def score_edges(
 ) -> None:
     """Add one stream's per-edge results (module docstring) to scores: the edges of the scored
     utterances; extra ends are those near no labelled utterance end at all."""
-    raw = segments(decisions, n_samples)
+    score_segments(scores, recording, segments(decisions, n_samples), n_samples, utterances, scored)
+
+
+def score_segments(
+    scores: EdgeScores,
+    recording: str,
+    raw: Sequence[Span],
+    n_samples: int,
+    utterances: Sequence[Span],
+    scored: Sequence[Span],
+) -> None:
+    """``score_edges`` for speech segments given directly (an endpointer's raw segments)."""
     starts = [start for start, _ in raw]
     ends = [end for _, end in raw]
     for utt_start, utt_end in scored:
