@@ -49,7 +49,14 @@ import aiohttp
 import numpy as np
 import soundfile as sf
 
-from tests.server.support import SHORT_SPEECH, Receiver, create_body, operation_done, state_is
+from tests.server.support import (
+    SHORT_SPEECH,
+    Receiver,
+    create_body,
+    download_recording,
+    operation_done,
+    state_is,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -244,11 +251,7 @@ async def _one_bot(
     arrival = next(a for a in receiver.arrivals if any(i is done for i in a.items))
     arrived_wall_s = arrival.wall_s + (time.time() - time.monotonic())
     data = done["resourceData"]
-    async with http.get(
-        data["recordingLocation"],
-        headers={"Authorization": f"Bearer {data['recordingAccessToken']}"},
-    ) as resp:
-        info = sf.info(io.BytesIO(await resp.read()))
+    info = sf.info(io.BytesIO(await download_recording(http, data)))
     async with http.delete(f"{graph}/communications/calls/{call_id}") as resp:
         assert resp.status == 204
     return call_id, arrived_wall_s, info.frames / info.samplerate

@@ -200,12 +200,17 @@ async def record_and_download(
     done = await receiver.wait_item(operation_done(op_id), timeout_s=30)
     data: dict[str, Any] = done["resourceData"]
     assert data["resultInfo"]["subcode"] == 8514, data
+    return data, await download_recording(http, data)
+
+
+async def download_recording(http: Any, data: dict[str, Any]) -> bytes:
+    """GET the recording an ending's resourceData names, with its token (asserting 200)."""
     async with http.get(
         data["recordingLocation"],
         headers={"Authorization": f"Bearer {data['recordingAccessToken']}"},
     ) as resp:
         assert resp.status == 200
-        return data, await resp.read()
+        return bytes(await resp.read())
 
 
 def make_server(

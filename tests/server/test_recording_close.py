@@ -18,7 +18,12 @@ import aiohttp
 import soundfile as sf
 
 from app.server.server import GraphServer
-from tests.server.support import Receiver, operation_done, speaking_script
+from tests.server.support import (
+    Receiver,
+    download_recording,
+    operation_done,
+    speaking_script,
+)
 from tests.server.test_endpoint import RECORD_BODY, action_url, place_call, run
 
 # The closer is held this long at most: far longer than the ending may take to arrive.
@@ -55,12 +60,7 @@ def test_the_ending_does_not_wait_for_its_recordings_fsync(
             assert not gate.is_set()  # announced while the closer could not have closed it
             data = done["resourceData"]
             assert data["resultInfo"]["subcode"] == 8514, data
-            async with http.get(
-                data["recordingLocation"],
-                headers={"Authorization": f"Bearer {data['recordingAccessToken']}"},
-            ) as resp:
-                assert resp.status == 200
-                wav = await resp.read()
+            wav = await download_recording(http, data)
             path = server.recordings_dir / call_id / f"{op_id}.wav"
             assert wav == path.read_bytes()
             assert sf.info(str(path)).frames == (len(wav) - 44) // 2 > 0
